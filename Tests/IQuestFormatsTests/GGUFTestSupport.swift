@@ -21,8 +21,8 @@ struct TempDir {
     func cleanup() { try? FileManager.default.removeItem(at: url) }
 }
 
-/// Repository root, found from this source file's location.
-let repoRoot: URL = URL(fileURLWithPath: #filePath)
+/// Repository root, found from this source file's (symlink-resolved) location.
+let repoRoot: URL = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// Raw GGUF byte assembly, independent of `GGUFWriter`, that remembers where named fields start
