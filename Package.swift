@@ -1,0 +1,50 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layering (one-way): IQuestCKernels → IQuestKernels → IQuestFormats → IQuestModels → IQuestTokenizer/IQuestEngine → iquest (CLI).
+// Kernels know no file formats or models; formats know no models; models know no tokenizers,
+// sampling or HTTP.
+
+// Numeric targets are compiled for AVX2+FMA+F16C (x86-64-v3 class, "haswell" in LLVM's names),
+// which every machine of this project's kind has; on other architectures no CPU flag is set.
+#if arch(x86_64)
+let cpuFlags: [String] = ["-target-cpu", "haswell"]
+#else
+let cpuFlags: [String] = []
+#endif
+#if arch(x86_64)
+let cFlags: [String] = ["-O3", "-mavx2", "-mfma", "-mf16c"]
+#else
+let cFlags: [String] = ["-O3"]
+#endif
+let fastMath: [SwiftSetting] = [.unsafeFlags(cpuFlags + ["-Ounchecked", "-wmo"], .when(configuration: .release)),
+                                .unsafeFlags(cpuFlags, .when(configuration: .debug))]
+
+let package = Package(
+    name: "iquest",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "iquest", targets: ["iquest"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "IQuestCKernels", cSettings: [.unsafeFlags(cFlags)]),
+        .target(name: "IQuestKernels", dependencies: ["IQuestCKernels"], swiftSettings: fastMath),
+        .target(name: "IQuestFormats", swiftSettings: fastMath),
+        .target(name: "IQuestModels", dependencies: ["IQuestKernels", "IQuestFormats"], swiftSettings: fastMath),
+        .target(name: "IQuestTokenizer", dependencies: ["IQuestFormats"]),
+        .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats"], swiftSettings: fastMath),
+        .executableTarget(name: "iquest", dependencies: [
+            "IQuestEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "IQuestKernelsTests", dependencies: ["IQuestKernels"]),
+        .testTarget(name: "IQuestFormatsTests", dependencies: ["IQuestFormats"]),
+        .testTarget(name: "IQuestTokenizerTests", dependencies: ["IQuestTokenizer", "IQuestFormats"]),
+        .testTarget(name: "IQuestModelsTests", dependencies: ["IQuestModels", "IQuestFormats"]),
+        .testTarget(name: "IQuestEngineTests", dependencies: ["IQuestEngine"]),
+        .testTarget(name: "IQuestCLITests", dependencies: ["IQuestEngine"]),
+    ]
+)

@@ -1,0 +1,27 @@
+// Row kernels over quantized / 16-bit weight encodings, in C with AVX2 intrinsics.
+//
+// Why C: Swift's SIMD integer→float and f16→f32 conversions (SIMD8<Float>(SIMD8<Int32>),
+// init(truncatingIfNeeded:)) compile to per-lane generic code rather than vpmovsx/vcvtdq2ps;
+// measured with perf on SmolLM2 Q4_1 they took >60% of decode time (7 tokens/s). Everything that
+// is plain f32 arithmetic stays in Swift.
+//
+// Encodings (ggml block layouts), 32 elements per group:
+//   IQ_Q8_0: f16 d, int8 q[32]                    x = d*q
+//   IQ_Q4_0: f16 d, uint8 qs[16]                  x = d*(nibble-8); byte j = elems j (lo), j+16 (hi)
+//   IQ_Q4_1: f16 d, f16 m, uint8 qs[16]           x = d*nibble + m
+//   IQ_F16 / IQ_BF16: 32 consecutive 16-bit values.
+#ifndef IQUEST_CKERNELS_H
+#define IQUEST_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum iq_kind { IQ_F16 = 1, IQ_BF16 = 2, IQ_Q8_0 = 3, IQ_Q4_0 = 4, IQ_Q4_1 = 5 };
+
+// Decodes n elements (a multiple of 32) of one row into f32.
+void iq_decode_row(int kind, const void *src, float *dst, int64_t n);
+
+// y[r] = dot(row r, x) for rows [0, rows): rows are row_bytes apart, each k elements (multiple of 32).
+void iq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const float *x, int64_t k, float *y);
+
+#endif

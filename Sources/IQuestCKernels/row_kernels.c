@@ -1,0 +1,182 @@
+#include "iquest_ckernels.h"
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+
+static inline float f16_to_f32(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+// Decodes one 32-element group into four 8-lane vectors.
+static inline void decode_group(int kind, const uint8_t *p, __m256 v[4]) {
+    switch (kind) {
+    case IQ_F16:
+        for (int i = 0; i < 4; i++) v[i] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16 * i)));
+        break;
+    case IQ_BF16:
+        for (int i = 0; i < 4; i++) {
+            __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p + 16 * i)));
+            v[i] = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+        }
+        break;
+    case IQ_Q8_0: {
+        __m256 d = _mm256_set1_ps(f16_to_f32(p));
+        for (int i = 0; i < 4; i++) {
+            __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 2 + 8 * i)));
+            v[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(q), d);
+        }
+        break;
+    }
+    case IQ_Q4_0:
+    case IQ_Q4_1: {
+        const int has_min = kind == IQ_Q4_1;
+        __m256 d = _mm256_set1_ps(f16_to_f32(p));
+        __m256 m = has_min ? _mm256_set1_ps(f16_to_f32(p + 2)) : _mm256_set1_ps(-8.0f * f16_to_f32(p));
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(p + (has_min ? 4 : 2)));
+        __m128i mask = _mm_set1_epi8(0x0F);
+        __m128i lo = _mm_and_si128(bytes, mask);
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+        v[0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), d, m);
+        v[1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))), d, m);
+        v[2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), d, m);
+        v[3] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))), d, m);
+        break;
+    }
+    default:
+        for (int i = 0; i < 4; i++) v[i] = _mm256_setzero_ps();
+    }
+}
+
+static inline size_t group_bytes(int kind) {
+    switch (kind) {
+    case IQ_F16: case IQ_BF16: return 64;
+    case IQ_Q8_0: return 34;
+    case IQ_Q4_0: return 18;
+    case IQ_Q4_1: return 20;
+    default: return 0;
+    }
+}
+
+// The kind is a compile-time constant in each instantiation so the switch folds away.
+#define DEFINE_KERNELS(NAME, KIND)                                                              \
+    static void decode_row_##NAME(const uint8_t *src, float *dst, int64_t n) {                  \
+        const size_t gb = group_bytes(KIND);                                                    \
+        for (int64_t g = 0; g < n / 32; g++) {                                                  \
+            __m256 v[4];                                                                        \
+            decode_group(KIND, src + g * gb, v);                                                \
+            for (int i = 0; i < 4; i++) _mm256_storeu_ps(dst + 32 * g + 8 * i, v[i]);           \
+        }                                                                                       \
+    }                                                                                           \
+    static void dot_rows_##NAME(const uint8_t *w, size_t row_bytes, int64_t rows,               \
+                                const float *x, int64_t k, float *y) {                          \
+        const size_t gb = group_bytes(KIND);                                                    \
+        for (int64_t r = 0; r < rows; r++) {                                                    \
+            const uint8_t *row = w + (size_t)r * row_bytes;                                     \
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),     \
+                             _mm256_setzero_ps()};                                              \
+            for (int64_t g = 0; g < k / 32; g++) {                                              \
+                __m256 v[4];                                                                    \
+                decode_group(KIND, row + g * gb, v);                                            \
+                const float *xp = x + 32 * g;                                                   \
+                for (int i = 0; i < 4; i++)                                                     \
+                    acc[i] = _mm256_fmadd_ps(v[i], _mm256_loadu_ps(xp + 8 * i), acc[i]);        \
+            }                                                                                   \
+            __m256 s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])); \
+            __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));      \
+            h = _mm_add_ps(h, _mm_movehl_ps(h, h));                                             \
+            h = _mm_add_ss(h, _mm_movehdup_ps(h));                                              \
+            y[r] = _mm_cvtss_f32(h);                                                            \
+        }                                                                                       \
+    }
+
+DEFINE_KERNELS(f16, IQ_F16)
+DEFINE_KERNELS(bf16, IQ_BF16)
+DEFINE_KERNELS(q8_0, IQ_Q8_0)
+DEFINE_KERNELS(q4_0, IQ_Q4_0)
+DEFINE_KERNELS(q4_1, IQ_Q4_1)
+
+void iq_decode_row(int kind, const void *src, float *dst, int64_t n) {
+    switch (kind) {
+    case IQ_F16: decode_row_f16(src, dst, n); break;
+    case IQ_BF16: decode_row_bf16(src, dst, n); break;
+    case IQ_Q8_0: decode_row_q8_0(src, dst, n); break;
+    case IQ_Q4_0: decode_row_q4_0(src, dst, n); break;
+    case IQ_Q4_1: decode_row_q4_1(src, dst, n); break;
+    }
+}
+
+void iq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const float *x, int64_t k, float *y) {
+    switch (kind) {
+    case IQ_F16: dot_rows_f16(w, row_bytes, rows, x, k, y); break;
+    case IQ_BF16: dot_rows_bf16(w, row_bytes, rows, x, k, y); break;
+    case IQ_Q8_0: dot_rows_q8_0(w, row_bytes, rows, x, k, y); break;
+    case IQ_Q4_0: dot_rows_q4_0(w, row_bytes, rows, x, k, y); break;
+    case IQ_Q4_1: dot_rows_q4_1(w, row_bytes, rows, x, k, y); break;
+    }
+}
+
+#else
+// Portable fallback for CPUs/compilers without AVX2+FMA+F16C: same results, scalar speed.
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
+    if (exp == 0) {
+        if (mant == 0) bits = sign;
+        else {
+            exp = 127 - 15 + 1;
+            while (!(mant & 0x400)) { mant <<= 1; exp--; }
+            bits = sign | (exp << 23) | ((mant & 0x3FF) << 13);
+        }
+    } else if (exp == 31) bits = sign | 0x7F800000 | (mant << 13);
+    else bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static float load_half(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return half_to_float(h); }
+
+static void decode_group_scalar(int kind, const uint8_t *p, float *out) {
+    switch (kind) {
+    case IQ_F16: for (int i = 0; i < 32; i++) out[i] = load_half(p + 2 * i); break;
+    case IQ_BF16:
+        for (int i = 0; i < 32; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); uint32_t b = (uint32_t)h << 16; memcpy(out + i, &b, 4); }
+        break;
+    case IQ_Q8_0: { float d = load_half(p); for (int i = 0; i < 32; i++) out[i] = d * (float)(int8_t)p[2 + i]; break; }
+    case IQ_Q4_0: {
+        float d = load_half(p);
+        for (int j = 0; j < 16; j++) { out[j] = d * (float)((p[2 + j] & 0xF) - 8); out[j + 16] = d * (float)((p[2 + j] >> 4) - 8); }
+        break;
+    }
+    case IQ_Q4_1: {
+        float d = load_half(p), m = load_half(p + 2);
+        for (int j = 0; j < 16; j++) { out[j] = d * (float)(p[4 + j] & 0xF) + m; out[j + 16] = d * (float)(p[4 + j] >> 4) + m; }
+        break;
+    }
+    }
+}
+
+static size_t group_bytes(int kind) {
+    switch (kind) { case IQ_F16: case IQ_BF16: return 64; case IQ_Q8_0: return 34; case IQ_Q4_0: return 18; case IQ_Q4_1: return 20; default: return 0; }
+}
+
+void iq_decode_row(int kind, const void *src, float *dst, int64_t n) {
+    for (int64_t g = 0; g < n / 32; g++) decode_group_scalar(kind, (const uint8_t *)src + g * group_bytes(kind), dst + 32 * g);
+}
+
+void iq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const float *x, int64_t k, float *y) {
+    float buf[32];
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;
+        float s = 0;
+        for (int64_t g = 0; g < k / 32; g++) {
+            decode_group_scalar(kind, row + g * group_bytes(kind), buf);
+            for (int i = 0; i < 32; i++) s += buf[i] * x[32 * g + i];
+        }
+        y[r] = s;
+    }
+}
+#endif

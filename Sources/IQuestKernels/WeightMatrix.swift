@@ -1,0 +1,53 @@
+/// How the elements of a weight matrix are stored. Block layouts follow ggml's (the format most
+/// quantized checkpoints of this family are published in):
+/// - q8_0: 32 elements = f16 scale d + 32 × int8;                    x = d·q
+/// - q4_0: 32 elements = f16 scale d + 16 bytes of nibbles;          x = d·(q − 8)
+/// - q4_1: 32 elements = f16 scale d + f16 min m + 16 bytes nibbles; x = d·q + m
+/// Nibble order in q4_0/q4_1: byte j holds element j (low nibble) and element j+16 (high nibble).
+public enum WeightKind: Sendable, Equatable, CaseIterable {
+    case f32, f16, bf16, q8_0, q4_0, q4_1
+
+    /// Elements per block.
+    public var blockSize: Int {
+        switch self {
+        case .f32, .f16, .bf16: return 1
+        case .q8_0, .q4_0, .q4_1: return 32
+        }
+    }
+
+    /// Bytes per block.
+    public var bytesPerBlock: Int {
+        switch self {
+        case .f32: return 4
+        case .f16, .bf16: return 2
+        case .q8_0: return 34
+        case .q4_0: return 18
+        case .q4_1: return 20
+        }
+    }
+
+    public func rowBytes(columns: Int) -> Int { columns / blockSize * bytesPerBlock }
+}
+
+/// A row-major matrix [rows, columns] of weights that stays in its stored encoding (usually a
+/// memory-mapped file). Row r holds output feature r; products compute y = x · Wᵀ.
+public struct WeightMatrix: @unchecked Sendable {
+    public let kind: WeightKind
+    public let rows: Int
+    public let columns: Int
+    public let base: UnsafeRawPointer
+    public let rowBytes: Int
+
+    /// `columns` must be a multiple of the kind's block size (checked by the loader).
+    public init(kind: WeightKind, rows: Int, columns: Int, base: UnsafeRawPointer) {
+        self.kind = kind
+        self.rows = rows
+        self.columns = columns
+        self.base = base
+        self.rowBytes = kind.rowBytes(columns: columns)
+    }
+
+    @inline(__always) public func row(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
+
+    public var byteCount: Int { rows * rowBytes }
+}

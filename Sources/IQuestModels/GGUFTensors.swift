@@ -1,0 +1,73 @@
+import IQuestFormats
+import IQuestKernels
+
+/// Typed access to a GGUF file's tensors for model constructors: shape checks against the
+/// configuration, and the mapping from GGML types to the kernels' weight kinds.
+struct GGUFTensors {
+    let file: GGUFFile
+
+    func weightKind(_ type: GGMLType, tensor: String) throws(ModelError) -> WeightKind {
+        switch type {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .q8_0: return .q8_0
+        case .q4_0: return .q4_0
+        case .q4_1: return .q4_1
+        default:
+            throw ModelError("\(file.path): tensor '\(tensor)' has type \(type.name), which this engine cannot compute with yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1)")
+        }
+    }
+
+    func info(_ name: String) throws(ModelError) -> GGUFTensorInfo {
+        guard let info = file.tensor(named: name) else {
+            throw ModelError("\(file.path): required tensor '\(name)' is missing")
+        }
+        return info
+    }
+
+    func has(_ name: String) -> Bool { file.tensor(named: name) != nil }
+
+    /// A matrix stored as GGUF shape [columns, rows] (innermost first) = [out, in] row-major.
+    func matrix(_ name: String, rows: Int, columns: Int) throws(ModelError) -> WeightMatrix {
+        let t = try info(name)
+        guard t.shape == [columns, rows] else {
+            throw ModelError("\(file.path): tensor '\(name)' has shape \(t.shape), expected [\(columns), \(rows)] from the model's metadata")
+        }
+        guard columns % groupSize == 0 else {
+            throw ModelError("\(file.path): tensor '\(name)' rows have \(columns) elements; this engine needs a multiple of \(groupSize)")
+        }
+        let kind = try weightKind(t.type, tensor: name)
+        let data = file.data(for: t)
+        guard let base = data.baseAddress, data.count >= kind.rowBytes(columns: columns) * rows else {
+            throw ModelError("\(file.path): tensor '\(name)' data is shorter than its shape requires")
+        }
+        return WeightMatrix(kind: kind, rows: rows, columns: columns, base: base)
+    }
+
+    /// A vector of `count` values (norm weights), converted to f32.
+    func vector(_ name: String, count: Int) throws(ModelError) -> [Float] {
+        let t = try info(name)
+        guard t.shape == [count] else {
+            throw ModelError("\(file.path): tensor '\(name)' has shape \(t.shape), expected [\(count)]")
+        }
+        guard count % groupSize == 0 || t.type == .f32 || t.type == .f16 || t.type == .bf16 else {
+            throw ModelError("\(file.path): tensor '\(name)' is quantized with \(count) elements (not a multiple of \(groupSize))")
+        }
+        let kind = try weightKind(t.type, tensor: name)
+        let data = file.data(for: t)
+        guard let base = data.baseAddress else { return [] }
+        var out = [Float](repeating: 0, count: count)
+        switch kind {
+        case .f32:
+            for i in 0..<count { out[i] = base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+        case .f16:
+            for i in 0..<count { out[i] = float16ToFloat(base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+        case .bf16:
+            for i in 0..<count { out[i] = bfloat16ToFloat(base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+        default:
+            out.withUnsafeMutableBufferPointer { dequantizeRow(kind, base, into: $0.baseAddress!, count: count) }
+        }
+        return out
+    }
+}

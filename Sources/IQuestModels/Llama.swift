@@ -1,0 +1,185 @@
+import IQuestFormats
+import IQuestKernels
+
+// Llama decoder (general.architecture = "llama"; IQuest-Coder-V1 dense = the same block).
+// Semantics follow Hugging Face transformers' LlamaForCausalLM in fp32:
+//   x = embed[ids]
+//   per layer: h = RMSNorm(x)·w_attn_norm; q,k,v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ; RoPE(q, k);
+//              x += Wo · softmax(q·kᵀ/√d + causal)·v   (GQA: head h reads kv head h / group)
+//              h = RMSNorm(x)·w_ffn_norm;  x += W_down · (silu(h·W_gateᵀ) ⊙ h·W_upᵀ)
+//   logits = RMSNorm(x)·w_out_norm · W_outᵀ   (W_out = embed when tied)
+
+/// One decoder layer's weights (pointers into the mapped file; norms as f32 copies).
+struct LlamaLayerWeights {
+    var attentionNorm: [Float]
+    var wq: WeightMatrix, wk: WeightMatrix, wv: WeightMatrix, wo: WeightMatrix
+    var ffnNorm: [Float]
+    var wGate: WeightMatrix, wUp: WeightMatrix, wDown: WeightMatrix
+}
+
+struct LlamaWeights {
+    var embedding: WeightMatrix          // [vocab, hidden]
+    var layers: [LlamaLayerWeights]
+    var outputNorm: [Float]
+    var output: WeightMatrix             // [vocab, hidden]; the embedding when tied
+
+    /// llama.cpp tensor names (GGUF); Q/K rows are in adjacent-pair RoPE order in these files.
+    init(gguf: GGUFFile, config c: LlamaConfiguration) throws {
+        let t = GGUFTensors(file: gguf)
+        let q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
+        embedding = try t.matrix("token_embd.weight", rows: c.vocabularySize, columns: c.hiddenSize)
+        layers = try (0..<c.layers).map { i in
+            let p = "blk.\(i)."
+            return LlamaLayerWeights(
+                attentionNorm: try t.vector(p + "attn_norm.weight", count: c.hiddenSize),
+                wq: try t.matrix(p + "attn_q.weight", rows: q, columns: c.hiddenSize),
+                wk: try t.matrix(p + "attn_k.weight", rows: kv, columns: c.hiddenSize),
+                wv: try t.matrix(p + "attn_v.weight", rows: kv, columns: c.hiddenSize),
+                wo: try t.matrix(p + "attn_output.weight", rows: c.hiddenSize, columns: q),
+                ffnNorm: try t.vector(p + "ffn_norm.weight", count: c.hiddenSize),
+                wGate: try t.matrix(p + "ffn_gate.weight", rows: c.intermediateSize, columns: c.hiddenSize),
+                wUp: try t.matrix(p + "ffn_up.weight", rows: c.intermediateSize, columns: c.hiddenSize),
+                wDown: try t.matrix(p + "ffn_down.weight", rows: c.hiddenSize, columns: c.intermediateSize))
+        }
+        outputNorm = try t.vector("output_norm.weight", count: c.hiddenSize)
+        output = c.tiedEmbeddings
+            ? embedding
+            : try t.matrix("output.weight", rows: c.vocabularySize, columns: c.hiddenSize)
+    }
+}
+
+/// Activation buffers for up to `tokens` positions per forward call; grown on demand and
+/// reused, so decode steps allocate nothing here.
+final class LlamaWorkspace {
+    private(set) var tokens = 0
+    private(set) var scoreCapacity = 0
+    var x = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [T, hidden] residual stream
+    var h = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [T, hidden] normed input
+    var q = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [T, heads·headDim]
+    var attn = UnsafeMutablePointer<Float>.allocate(capacity: 1)    // [T, heads·headDim]
+    var gate = UnsafeMutablePointer<Float>.allocate(capacity: 1)    // [T, intermediate]
+    var up = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // [T, intermediate]
+    var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1)  // [threads, visible keys]
+    var cos = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [headDim/2]
+    var sin = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [headDim/2]
+
+    func reserve(tokens t: Int, config c: LlamaConfiguration) {
+        guard t > tokens else { return }
+        for p in [x, h, q, attn, gate, up, cos, sin] { p.deallocate() }
+        x = .allocate(capacity: t * c.hiddenSize)
+        h = .allocate(capacity: t * c.hiddenSize)
+        q = .allocate(capacity: t * c.heads * c.headDim)
+        attn = .allocate(capacity: t * c.heads * c.headDim)
+        gate = .allocate(capacity: t * c.intermediateSize)
+        up = .allocate(capacity: t * c.intermediateSize)
+        cos = .allocate(capacity: c.headDim / 2)
+        sin = .allocate(capacity: c.headDim / 2)
+        tokens = t
+    }
+
+    func reserveScores(_ n: Int) {
+        guard n > scoreCapacity else { return }
+        scores.deallocate()
+        scoreCapacity = max(n, scoreCapacity * 2)
+        scores = .allocate(capacity: scoreCapacity)
+    }
+
+    deinit {
+        for p in [x, h, q, attn, gate, up, scores, cos, sin] { p.deallocate() }
+    }
+}
+
+public final class LlamaModel: LanguageModel {
+    public let config: LlamaConfiguration
+    public let architecture: String
+    public var pool: ComputePool
+    let weights: LlamaWeights
+    let rope: RotaryEmbedding
+    let workspace = LlamaWorkspace()
+    /// Keeps the mapped file alive as long as the weights point into it.
+    private let file: GGUFFile
+
+    public var vocabularySize: Int { config.vocabularySize }
+    public var contextLength: Int { config.contextLength }
+
+    public init(gguf: GGUFFile, architecture: String, pool: ComputePool) throws {
+        config = try LlamaConfiguration(gguf: gguf, architecture: architecture)
+        weights = try LlamaWeights(gguf: gguf, config: config)
+        rope = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, layout: config.ropeLayout)
+        self.architecture = architecture
+        self.pool = pool
+        file = gguf
+    }
+
+    public func makeCache(capacity: Int) -> any SequenceCache {
+        KVCache(layers: config.layers, capacity: capacity, kvWidth: config.kvHeads * config.headDim)
+    }
+
+    public func forward(_ tokens: [Int], cache anyCache: any SequenceCache, logits selection: LogitsSelection) throws -> Logits {
+        guard let cache = anyCache as? KVCache else {
+            throw ModelError("a Llama model needs the cache it made with makeCache(capacity:)")
+        }
+        let c = config
+        let t = tokens.count
+        guard t > 0 else { throw ModelError("forward called with no tokens") }
+        let p0 = cache.count
+        guard p0 + t <= cache.capacity else {
+            throw ModelError("the sequence would hold \(p0 + t) tokens but its cache holds \(cache.capacity)")
+        }
+        for id in tokens where id < 0 || id >= c.vocabularySize {
+            throw ModelError("token id \(id) is outside the vocabulary (0..<\(c.vocabularySize))")
+        }
+        let ws = workspace
+        ws.reserve(tokens: t, config: c)
+        ws.reserveScores(pool.threads * (p0 + t))
+        let hidden = c.hiddenSize, qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+
+        for (i, id) in tokens.enumerated() {
+            dequantizeRow(weights.embedding.kind, weights.embedding.row(id), into: ws.x + i * hidden, count: hidden)
+        }
+
+        for (l, w) in weights.layers.enumerated() {
+            let keys = cache.keys(layer: l), values = cache.values(layer: l)
+            let newKeys = keys + p0 * kvWidth, newValues = values + p0 * kvWidth
+            normRows(ws.x, w.attentionNorm, into: ws.h, rows: t)
+            linear(ws.h, rows: t, weights: w.wq, into: ws.q, pool: pool)
+            linear(ws.h, rows: t, weights: w.wk, into: newKeys, pool: pool)
+            linear(ws.h, rows: t, weights: w.wv, into: newValues, pool: pool)
+            for i in 0..<t {
+                rope.angles(position: p0 + i, cos: ws.cos, sin: ws.sin)
+                rope.apply(ws.q + i * qWidth, heads: c.heads, cos: ws.cos, sin: ws.sin)
+                rope.apply(newKeys + i * kvWidth, heads: c.kvHeads, cos: ws.cos, sin: ws.sin)
+            }
+            causalAttention(queries: ws.q, keys: keys, values: values, firstPosition: p0, tokens: t,
+                            shape: c.attention, into: ws.attn, scratch: ws.scores, pool: pool)
+            linear(ws.attn, rows: t, weights: w.wo, into: ws.h, pool: pool)
+            addInPlace(ws.x, ws.h, count: t * hidden)
+
+            normRows(ws.x, w.ffnNorm, into: ws.h, rows: t)
+            linear(ws.h, rows: t, weights: w.wGate, into: ws.gate, pool: pool)
+            linear(ws.h, rows: t, weights: w.wUp, into: ws.up, pool: pool)
+            siluMultiply(ws.gate, ws.up, count: t * c.intermediateSize)
+            linear(ws.gate, rows: t, weights: w.wDown, into: ws.h, pool: pool)
+            addInPlace(ws.x, ws.h, count: t * hidden)
+        }
+        cache.advance(by: t)
+
+        let first = selection == .all ? 0 : t - 1
+        let rows = t - first
+        normRows(ws.x + first * hidden, weights.outputNorm, into: ws.h, rows: rows)
+        var out = [Float](repeating: 0, count: rows * c.vocabularySize)
+        out.withUnsafeMutableBufferPointer { buffer in
+            linear(ws.h, rows: rows, weights: weights.output, into: buffer.baseAddress!, pool: pool)
+        }
+        return Logits(rows: rows, vocabularySize: c.vocabularySize, values: out)
+    }
+
+    private func normRows(_ x: UnsafePointer<Float>, _ weight: [Float], into out: UnsafeMutablePointer<Float>, rows: Int) {
+        let n = config.hiddenSize
+        weight.withUnsafeBufferPointer { w in
+            for r in 0..<rows {
+                rmsNorm(x + r * n, weight: w.baseAddress!, eps: config.rmsNormEps, into: out + r * n, count: n)
+            }
+        }
+    }
+}
