@@ -1,0 +1,61 @@
+/// What to generate after a prompt.
+public struct GenerationRequest: Sendable {
+    public var promptIds: [Int]
+    public var sampling: SamplingParameters
+    public var maxTokens: Int
+    /// Generation ends when the text contains any of these; the stop string itself is not emitted.
+    public var stopStrings: [String]
+    /// Report each token's log-probability and `topLogprobs` alternatives, taken from the raw
+    /// logits (log-softmax before any sampling filter).
+    public var logprobs: Bool
+    public var topLogprobs: Int
+
+    public init(promptIds: [Int], sampling: SamplingParameters = .greedy, maxTokens: Int = 256,
+                stopStrings: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0) {
+        self.promptIds = promptIds
+        self.sampling = sampling
+        self.maxTokens = maxTokens
+        self.stopStrings = stopStrings
+        self.logprobs = logprobs || topLogprobs > 0
+        self.topLogprobs = topLogprobs
+    }
+}
+
+/// One generated token as it streams out.
+public struct GeneratedToken: Sendable {
+    public let id: Int
+    /// Text this token completed (may be empty while a UTF-8 character or a possible stop string
+    /// is held back).
+    public let text: String
+    /// Present when the request asked for log-probabilities.
+    public let logprob: Float?
+    public let topLogprobs: [(id: Int, logprob: Float)]
+}
+
+public enum FinishReason: String, Sendable {
+    /// An end-of-sequence token or a stop string.
+    case stop
+    /// max tokens or the context was reached.
+    case length
+}
+
+/// Counters for one generation.
+public struct GenerationStats: Sendable {
+    public var promptTokens = 0
+    public var generatedTokens = 0
+    public var prefillSeconds = 0.0
+    public var decodeSeconds = 0.0
+    public var finishReason: FinishReason = .length
+
+    public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
+    /// Decode rate over the tokens produced by single-token steps (the first comes from prefill).
+    public var decodeTokensPerSecond: Double {
+        decodeSeconds > 0 ? Double(max(0, generatedTokens - 1)) / decodeSeconds : 0
+    }
+}
+
+public struct GenerationError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

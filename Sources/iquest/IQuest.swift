@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct IQuest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "iquest",
+        abstract: "Run IQuest-Coder-V1 and other Llama-family models on the CPU.",
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Bench.self])
+}
+
+/// Options every command that loads a model takes.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Path to a GGUF model file.")
+    var model: String
+
+    @Option(name: .shortAndLong, help: "Threads for the kernels (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+}
+
+/// Writes to stderr without buffering.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Runs `body`, turning any thrown error into one line on stderr and exit status 1.
+func failingCleanly<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        printError("error: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+/// Unbuffered stdout for streaming tokens as they come.
+final class StandardOutput {
+    static func write(_ text: String) {
+        guard !text.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
