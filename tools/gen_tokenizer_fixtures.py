@@ -16,18 +16,85 @@ ByteLevel pre-tokenizer and drops the GGUF's `tokenizer.ggml.pre = "smollm"`. Sm
 tokenizer.json declares Sequence[Digits(individual_digits=True), ByteLevel(add_prefix_space=False,
 use_regex=True)] (llama.cpp maps "smollm" to the same split), so that pre-tokenizer is restored
 before encoding. The script prints how many snippets the correction changes.
+
+It also writes Tests/Fixtures/tokenizer/fuzz-expected.json: seeded random strings built from
+characters that stress the pre-tokenizer regexes (whitespace kinds, contractions, combining marks,
+number categories, ZWJ emoji, ...) and their ids under HF `tokenizers`, for SmolLM2 and three of
+llama.cpp's test vocabularies. Those tokenizers are assembled from each GGUF's vocabulary and merges
+with the pre-tokenizer of the original model's tokenizer.json (GPT-2: ByteLevel; Llama 3 and Qwen2:
+their Split regex + ByteLevel, Llama 3 with ignore_merges; SmolLM2: Digits + ByteLevel), control
+tokens as special added tokens and user-defined ones as added tokens. Encoding uses
+`encode_special_tokens = True`, i.e. special-token text is not parsed (llama.cpp's
+parse_special = false).
 """
 
 import json
 import os
+import random
 import sys
 from pathlib import Path
 
-from tokenizers import pre_tokenizers
+from gguf import GGUFReader
+from tokenizers import AddedToken, Regex, Tokenizer, models, pre_tokenizers
 from transformers import AutoTokenizer
 
 SEPARATOR = "\n#### snippet ####\n"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_REGEX = LLAMA3_REGEX.replace(r"\p{N}{1,3}", r"\p{N}")
+
+# Pieces the fuzz strings are made of.
+FUZZ_ATOMS = [
+    " ", "  ", "   ", "\t", "\n", "\r\n", "\r", "'s", "'LL", "'t", "'Re", "'", "\u017f", "\u212a", "\u01c5",
+    "\u02b0", "\u3007", "\U0001d7d8", "\ufeff", "\u200b", "\u180e", "\x0b", "\x0c", "\x85", "\u2028", "\u00a0",
+    "\u3000", "\u2009", "\u00bd", "\u00b2", "\u00e9", "e\u0301", "\u0300", "\u0436", "\u4e2d", "\ud55c",
+    "\U0001f600", "\U0001f468\u200d\U0001f469", "\u0e01", "\u0e31", "\u064a", "\u0663", "\u216b", "\u2460",
+    "!", ".", ",", "-", "_", "(", ")", "$", "+", "<", "=", "|", "`", "~", "^", '"', "#", "@",
+    "0", "1", "12", "345", "7", "x", "ab", "Hello", "WORLD", "foo", "i",
+]
+
+
+def hf_from_gguf(path: Path, kind: str) -> Tokenizer:
+    fields = GGUFReader(path).fields
+    def strings(key):
+        f = fields[key]
+        return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
+    tokens = strings("tokenizer.ggml.tokens")
+    types = [int(fields["tokenizer.ggml.token_type"].parts[i][0]) for i in fields["tokenizer.ggml.token_type"].data]
+    merges = [tuple(m.split(" ", 1)) for m in strings("tokenizer.ggml.merges")]
+    tok = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges,
+                               ignore_merges=(kind == "llama3")))
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.pre_tokenizer = {
+        "gpt2": pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        "smollm": pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                           pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)]),
+        "llama3": pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA3_REGEX), "isolated"), byte_level]),
+        "qwen2": pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(QWEN2_REGEX), "isolated"), byte_level]),
+    }[kind]
+    tok.add_special_tokens([AddedToken(tokens[i], special=True, normalized=False) for i, t in enumerate(types) if t == 3])
+    tok.add_tokens([AddedToken(tokens[i], special=False, normalized=False) for i, t in enumerate(types) if t == 4])
+    tok.encode_special_tokens = True
+    return tok
+
+
+def write_fuzz(fixtures: Path, cache: Path) -> None:
+    rng = random.Random(20261129)
+    texts = ["".join(rng.choice(FUZZ_ATOMS) for _ in range(rng.randint(1, 14))) for _ in range(300)]
+    vocabs = [("smollm2/" + GGUF_NAME, "smollm"), ("llama-vocab/ggml-vocab-gpt-2.gguf", "gpt2"),
+              ("llama-vocab/ggml-vocab-llama-bpe.gguf", "llama3"), ("llama-vocab/ggml-vocab-qwen2.gguf", "qwen2")]
+    parts = []
+    for rel, kind in vocabs:
+        tok = hf_from_gguf(cache / rel, kind)
+        ids = [tok.encode(t, add_special_tokens=False).ids for t in texts]
+        parts.append(json.dumps(rel) + ": [" + ",".join(json.dumps(i) for i in ids) + "]")
+    path = fixtures / "fuzz-expected.json"
+    body = ",\n".join("  " + p for p in parts)
+    path.write_text('{"texts": ' + json.dumps(texts, ensure_ascii=True) + ',\n "ids": {\n' + body + "\n}}\n",
+                    encoding="utf-8")
+    print(f"wrote {path} ({len(texts)} strings x {len(vocabs)} vocabularies)")
 
 
 def main() -> int:
@@ -74,6 +141,7 @@ def main() -> int:
     header = json.dumps({k: v for k, v in out.items() if k != "cases"}, ensure_ascii=False)[:-1]
     path.write_text(header + ', "cases": [\n' + lines + "\n]}\n", encoding="utf-8")
     print(f"wrote {path}")
+    write_fuzz(fixtures, cache)
     return 0
 
 
