@@ -63,7 +63,9 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
 /// exponent bits. Relative error ≈ 2e-7 on the range that matters; inputs below −87 give 0.
 @inline(__always)
 public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let clamped = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.7))
+    // Written as replacing(with:where:) because pointwiseMin/Max are not inlined.
+    let lo = SIMD8<Float>(repeating: -87.3), hi = SIMD8<Float>(repeating: 88.7)
+    let clamped = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
     // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits (no int↔float
     // conversion instructions: Swift's SIMD conversions compile to per-lane code).
     let magic = SIMD8<Float>(repeating: 12_582_912)

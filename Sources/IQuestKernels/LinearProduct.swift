@@ -2,11 +2,11 @@ import IQuestCKernels
 
 /// y = x · Wᵀ for activations x [M, K] (f32, row-major) and weights W [N, K] in their stored
 /// encoding; y is [M, N]. Weights are decoded inside the product, never expanded in memory:
-/// - M < 4 (decode): each weight group is decoded in registers and dotted with x directly, so
-///   each weight byte is read once per token (memory-bound path).
-/// - M ≥ 4 (prompt): each thread decodes 8 weight rows at a time into an f32 panel that stays in
-///   cache and reuses it for every token with a 4×2 register-blocked dot-product kernel
-///   (compute-bound path).
+/// - M < 4 (decode): each weight row is decoded in registers and dotted with x directly, so each
+///   weight byte is read once per token (memory-bound path, C row kernels).
+/// - M ≥ 4 (prompt): each thread packs 16 weight rows at a time, decoded to f32 and transposed
+///   to [K, 16], into a cache-resident panel, and sweeps every token over it with a 6×16
+///   register-blocked outer-product kernel (compute-bound path).
 /// Threads split the N output rows.
 public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatrix,
                    into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
@@ -20,18 +20,21 @@ public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatr
         }
     } else {
         pool.run { t in
-            let rows = pool.slice(t, of: w.rows, granule: panelRows)
+            let rows = pool.slice(t, of: w.rows, granule: panelWidth)
             guard !rows.isEmpty else { return }
-            // f32 weights are used in place; other kinds are decoded into a cache-resident panel.
-            let panel = w.kind == .f32 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: panelRows * w.columns)
-            defer { panel?.deallocate() }
+            let panel = UnsafeMutablePointer<Float>.allocate(capacity: panelWidth * w.columns + w.columns)
+            defer { panel.deallocate() }
             matmulPanels(w, x, m, y, rows, panel)
         }
     }
 }
 
-/// Rows of the weight panel decoded at once by the prompt path.
-private let panelRows = 8
+/// Weight rows per packed panel (two 8-lane vectors).
+private let panelWidth = 16
+/// Tokens per micro-kernel call.
+private let tileRows = 6
+/// K extent per pass, so a panel slice (kBlock × 16 floats = 16 KiB) stays in L1.
+private let kBlock = 256
 
 @inline(__always) private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
@@ -47,65 +50,102 @@ private func matvecRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: Unsaf
     }
 }
 
+/// Packs W rows [n0, n0+nt) as panel[k·16 + j] = W[n0+j][k] (zero for j ≥ nt).
+@inline(__always)
+private func packPanel(_ w: WeightMatrix, _ n0: Int, _ nt: Int, _ panel: UnsafeMutablePointer<Float>,
+                       _ rowBuffer: UnsafeMutablePointer<Float>) {
+    let k = w.columns
+    for j in 0..<panelWidth {
+        if j < nt {
+            dequantizeRow(w.kind, w.row(n0 + j), into: rowBuffer, count: k)
+            for i in 0..<k { panel[i * panelWidth + j] = rowBuffer[i] }
+        } else {
+            for i in 0..<k { panel[i * panelWidth + j] = 0 }
+        }
+    }
+}
+
 @inline(__always)
 private func matmulPanels(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ m: Int,
                           _ y: UnsafeMutablePointer<Float>, _ rows: Range<Int>,
-                          _ scratch: UnsafeMutablePointer<Float>?) {
+                          _ scratch: UnsafeMutablePointer<Float>) {
     let k = w.columns, n = w.rows
+    let panel = scratch, rowBuffer = scratch + panelWidth * k
+    var tail = [Float](repeating: 0, count: tileRows * panelWidth)
     var n0 = rows.lowerBound
     while n0 < rows.upperBound {
-        let nt = min(panelRows, rows.upperBound - n0)
-        let panel: UnsafePointer<Float>
-        if let scratch {
-            for j in 0..<nt { iq_decode_row(w.kind.cKind, w.row(n0 + j), scratch + j * k, Int64(k)) }
-            panel = UnsafePointer(scratch)
-        } else {
-            panel = w.row(n0).assumingMemoryBound(to: Float.self)
-        }
-        var t = 0
-        while t + 4 <= m {
-            var j = 0
-            while j + 2 <= nt {
-                kernel4x2(x + t * k, panel + j * k, k, y + t * n + n0 + j, n)
-                j += 2
+        let nt = min(panelWidth, rows.upperBound - n0)
+        packPanel(w, n0, nt, panel, rowBuffer)
+        var k0 = 0
+        while k0 < k {
+            let kc = min(kBlock, k - k0)
+            var t = 0
+            while t < m {
+                let mr = min(tileRows, m - t)
+                if nt == panelWidth {
+                    microKernel(x + t * k + k0, k, mr, panel + k0 * panelWidth, kc, y + t * n + n0, n, k0 == 0)
+                } else {
+                    // Partial panel: compute into a [6, 16] buffer, copy the valid columns out.
+                    tail.withUnsafeMutableBufferPointer { buf in
+                        let b = buf.baseAddress!
+                        for r in 0..<mr { for j in 0..<nt { b[r * panelWidth + j] = k0 == 0 ? 0 : y[(t + r) * n + n0 + j] } }
+                        microKernel(x + t * k + k0, k, mr, panel + k0 * panelWidth, kc, b, panelWidth, false)
+                        for r in 0..<mr { for j in 0..<nt { y[(t + r) * n + n0 + j] = b[r * panelWidth + j] } }
+                    }
+                }
+                t += mr
             }
-            if j < nt {
-                for r in 0..<4 { y[(t + r) * n + n0 + j] = dot(x + (t + r) * k, panel + j * k, k) }
-            }
-            t += 4
-        }
-        while t < m {
-            for j in 0..<nt { y[t * n + n0 + j] = dot(x + t * k, panel + j * k, k) }
-            t += 1
+            k0 += kc
         }
         n0 += nt
     }
 }
 
-/// 4 tokens × 2 weight rows, dot products along K (a multiple of 8); y rows are `ldy` apart.
+/// y[r, 0..<16] (+)= Σ_k x[r, k] · panel[k, 0..<16] for r < mr ≤ 6: twelve 8-lane accumulators,
+/// two panel loads and six broadcasts per k. `x` rows are `ldx` apart, panel rows `ldp` apart,
+/// `y` rows `ldy` apart; `overwrite` stores instead of accumulating (first K block).
 @inline(__always)
-private func kernel4x2(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ k: Int,
-                       _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
+func microKernel(_ x: UnsafePointer<Float>, _ ldx: Int, _ mr: Int, _ panel: UnsafePointer<Float>, _ kc: Int,
+                 _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ overwrite: Bool, ldp: Int = 16) {
     var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
     var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-    let x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k, w1 = w + k
-    var i = 0
-    while i < k {
-        let b0 = load8(w + i), b1 = load8(w1 + i)
-        let a0 = load8(x + i)
-        c00 = c00.addingProduct(a0, b0); c01 = c01.addingProduct(a0, b1)
-        let a1 = load8(x1 + i)
-        c10 = c10.addingProduct(a1, b0); c11 = c11.addingProduct(a1, b1)
-        let a2 = load8(x2 + i)
-        c20 = c20.addingProduct(a2, b0); c21 = c21.addingProduct(a2, b1)
-        let a3 = load8(x3 + i)
-        c30 = c30.addingProduct(a3, b0); c31 = c31.addingProduct(a3, b1)
-        i += 8
+    var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+    // Rows past mr read row 0 again (valid memory) and are never stored.
+    let x0 = x, x1 = mr > 1 ? x + ldx : x, x2 = mr > 2 ? x + 2 * ldx : x
+    let x3 = mr > 3 ? x + 3 * ldx : x, x4 = mr > 4 ? x + 4 * ldx : x, x5 = mr > 5 ? x + 5 * ldx : x
+    var p = panel
+    for i in 0..<kc {
+        let b0 = load8(p), b1 = load8(p + 8)
+        var a = SIMD8<Float>(repeating: x0[i])
+        c00 = c00.addingProduct(a, b0); c01 = c01.addingProduct(a, b1)
+        a = SIMD8<Float>(repeating: x1[i])
+        c10 = c10.addingProduct(a, b0); c11 = c11.addingProduct(a, b1)
+        a = SIMD8<Float>(repeating: x2[i])
+        c20 = c20.addingProduct(a, b0); c21 = c21.addingProduct(a, b1)
+        a = SIMD8<Float>(repeating: x3[i])
+        c30 = c30.addingProduct(a, b0); c31 = c31.addingProduct(a, b1)
+        a = SIMD8<Float>(repeating: x4[i])
+        c40 = c40.addingProduct(a, b0); c41 = c41.addingProduct(a, b1)
+        a = SIMD8<Float>(repeating: x5[i])
+        c50 = c50.addingProduct(a, b0); c51 = c51.addingProduct(a, b1)
+        p += ldp
     }
-    y[0] = c00.sum(); y[1] = c01.sum()
-    y[ldy] = c10.sum(); y[ldy + 1] = c11.sum()
-    y[2 * ldy] = c20.sum(); y[2 * ldy + 1] = c21.sum()
-    y[3 * ldy] = c30.sum(); y[3 * ldy + 1] = c31.sum()
+    @inline(__always) func put(_ r: Int, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {
+        let out = UnsafeMutableRawPointer(y + r * ldy)
+        if overwrite {
+            out.storeBytes(of: lo, as: SIMD8<Float>.self)
+            (out + 32).storeBytes(of: hi, as: SIMD8<Float>.self)
+        } else {
+            out.storeBytes(of: lo + out.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            (out + 32).storeBytes(of: hi + (out + 32).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        }
+    }
+    put(0, c00, c01)
+    if mr > 1 { put(1, c10, c11) }
+    if mr > 2 { put(2, c20, c21) }
+    if mr > 3 { put(3, c30, c31) }
+    if mr > 4 { put(4, c40, c41) }
+    if mr > 5 { put(5, c50, c51) }
 }
 
 /// Dot product of two f32 vectors of length n (a multiple of 8).

@@ -131,7 +131,7 @@ public final class LlamaModel: LanguageModel {
         }
         let ws = workspace
         ws.reserve(tokens: t, config: c)
-        ws.reserveScores(pool.threads * (p0 + t))
+        ws.reserveScores(attentionScratchCount(firstPosition: p0, tokens: t, shape: c.attention, threads: pool.threads))
         let hidden = c.hiddenSize, qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
 
         for (i, id) in tokens.enumerated() {
