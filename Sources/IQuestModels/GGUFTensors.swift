@@ -1,9 +1,19 @@
 import IQuestFormats
 import IQuestKernels
 
+/// Where model constructors get weights from: checked against the shapes the configuration
+/// implies, in the kernels' encodings, without copying matrices.
+protocol WeightSource {
+    /// A matrix of `rows` output features × `columns` inputs (y = x·Wᵀ).
+    func matrix(_ name: String, rows: Int, columns: Int) throws(ModelError) -> WeightMatrix
+    /// A vector (norm weights) converted to f32.
+    func vector(_ name: String, count: Int) throws(ModelError) -> [Float]
+    func has(_ name: String) -> Bool
+}
+
 /// Typed access to a GGUF file's tensors for model constructors: shape checks against the
 /// configuration, and the mapping from GGML types to the kernels' weight kinds.
-struct GGUFTensors {
+struct GGUFTensors: WeightSource {
     let file: GGUFFile
 
     func weightKind(_ type: GGMLType, tensor: String) throws(ModelError) -> WeightKind {

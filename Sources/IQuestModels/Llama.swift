@@ -17,34 +17,75 @@ struct LlamaLayerWeights {
     var wGate: WeightMatrix, wUp: WeightMatrix, wDown: WeightMatrix
 }
 
+/// Tensor names of one checkpoint convention.
+struct LlamaTensorNames: Sendable {
+    var embedding: String
+    var outputNorm: String
+    var output: String
+    var layer: @Sendable (Int, LayerTensor) -> String
+
+    enum LayerTensor { case attentionNorm, q, k, v, o, ffnNorm, gate, up, down }
+
+    /// llama.cpp's GGUF names; Q/K rows there are in adjacent-pair RoPE order.
+    static let gguf = LlamaTensorNames(embedding: "token_embd.weight", outputNorm: "output_norm.weight",
+                                       output: "output.weight") { i, t in
+        let name: String
+        switch t {
+        case .attentionNorm: name = "attn_norm"
+        case .q: name = "attn_q"
+        case .k: name = "attn_k"
+        case .v: name = "attn_v"
+        case .o: name = "attn_output"
+        case .ffnNorm: name = "ffn_norm"
+        case .gate: name = "ffn_gate"
+        case .up: name = "ffn_up"
+        case .down: name = "ffn_down"
+        }
+        return "blk.\(i).\(name).weight"
+    }
+
+    /// Hugging Face names (rotate-half RoPE layout).
+    static let huggingFace = LlamaTensorNames(embedding: "model.embed_tokens.weight", outputNorm: "model.norm.weight",
+                                              output: "lm_head.weight") { i, t in
+        let name: String
+        switch t {
+        case .attentionNorm: name = "input_layernorm"
+        case .q: name = "self_attn.q_proj"
+        case .k: name = "self_attn.k_proj"
+        case .v: name = "self_attn.v_proj"
+        case .o: name = "self_attn.o_proj"
+        case .ffnNorm: name = "post_attention_layernorm"
+        case .gate: name = "mlp.gate_proj"
+        case .up: name = "mlp.up_proj"
+        case .down: name = "mlp.down_proj"
+        }
+        return "model.layers.\(i).\(name).weight"
+    }
+}
+
 struct LlamaWeights {
     var embedding: WeightMatrix          // [vocab, hidden]
     var layers: [LlamaLayerWeights]
     var outputNorm: [Float]
     var output: WeightMatrix             // [vocab, hidden]; the embedding when tied
 
-    /// llama.cpp tensor names (GGUF); Q/K rows are in adjacent-pair RoPE order in these files.
-    init(gguf: GGUFFile, config c: LlamaConfiguration) throws {
-        let t = GGUFTensors(file: gguf)
-        let q = c.heads * c.headDim, kv = c.kvHeads * c.headDim
-        embedding = try t.matrix("token_embd.weight", rows: c.vocabularySize, columns: c.hiddenSize)
+    init(source t: some WeightSource, names n: LlamaTensorNames, config c: LlamaConfiguration) throws {
+        let q = c.heads * c.headDim, kv = c.kvHeads * c.headDim, h = c.hiddenSize
+        embedding = try t.matrix(n.embedding, rows: c.vocabularySize, columns: h)
         layers = try (0..<c.layers).map { i in
-            let p = "blk.\(i)."
-            return LlamaLayerWeights(
-                attentionNorm: try t.vector(p + "attn_norm.weight", count: c.hiddenSize),
-                wq: try t.matrix(p + "attn_q.weight", rows: q, columns: c.hiddenSize),
-                wk: try t.matrix(p + "attn_k.weight", rows: kv, columns: c.hiddenSize),
-                wv: try t.matrix(p + "attn_v.weight", rows: kv, columns: c.hiddenSize),
-                wo: try t.matrix(p + "attn_output.weight", rows: c.hiddenSize, columns: q),
-                ffnNorm: try t.vector(p + "ffn_norm.weight", count: c.hiddenSize),
-                wGate: try t.matrix(p + "ffn_gate.weight", rows: c.intermediateSize, columns: c.hiddenSize),
-                wUp: try t.matrix(p + "ffn_up.weight", rows: c.intermediateSize, columns: c.hiddenSize),
-                wDown: try t.matrix(p + "ffn_down.weight", rows: c.hiddenSize, columns: c.intermediateSize))
+            LlamaLayerWeights(
+                attentionNorm: try t.vector(n.layer(i, .attentionNorm), count: h),
+                wq: try t.matrix(n.layer(i, .q), rows: q, columns: h),
+                wk: try t.matrix(n.layer(i, .k), rows: kv, columns: h),
+                wv: try t.matrix(n.layer(i, .v), rows: kv, columns: h),
+                wo: try t.matrix(n.layer(i, .o), rows: h, columns: q),
+                ffnNorm: try t.vector(n.layer(i, .ffnNorm), count: h),
+                wGate: try t.matrix(n.layer(i, .gate), rows: c.intermediateSize, columns: h),
+                wUp: try t.matrix(n.layer(i, .up), rows: c.intermediateSize, columns: h),
+                wDown: try t.matrix(n.layer(i, .down), rows: h, columns: c.intermediateSize))
         }
-        outputNorm = try t.vector("output_norm.weight", count: c.hiddenSize)
-        output = c.tiedEmbeddings
-            ? embedding
-            : try t.matrix("output.weight", rows: c.vocabularySize, columns: c.hiddenSize)
+        outputNorm = try t.vector(n.outputNorm, count: h)
+        output = c.tiedEmbeddings ? embedding : try t.matrix(n.output, rows: c.vocabularySize, columns: h)
     }
 }
 
@@ -96,19 +137,29 @@ public final class LlamaModel: LanguageModel {
     let weights: LlamaWeights
     let rope: RotaryEmbedding
     let workspace = LlamaWorkspace()
-    /// Keeps the mapped file alive as long as the weights point into it.
-    private let file: GGUFFile
+    /// Keeps the mapped file(s) alive as long as the weights point into them.
+    private let storage: AnyObject
 
     public var vocabularySize: Int { config.vocabularySize }
     public var contextLength: Int { config.contextLength }
 
     public init(gguf: GGUFFile, architecture: String, pool: ComputePool) throws {
         config = try LlamaConfiguration(gguf: gguf, architecture: architecture)
-        weights = try LlamaWeights(gguf: gguf, config: config)
+        weights = try LlamaWeights(source: GGUFTensors(file: gguf), names: .gguf, config: config)
         rope = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, layout: config.ropeLayout)
         self.architecture = architecture
         self.pool = pool
-        file = gguf
+        storage = gguf
+    }
+
+    /// From a Hugging Face checkpoint directory (config read and validated by the caller).
+    public init(hf config: HFConfig, checkpoint: SafetensorsCheckpoint, architecture: String, pool: ComputePool) throws {
+        self.config = try LlamaConfiguration(hf: config)
+        weights = try LlamaWeights(source: SafetensorsTensors(checkpoint: checkpoint), names: .huggingFace, config: self.config)
+        rope = RotaryEmbedding(headDim: self.config.headDim, theta: self.config.ropeTheta, layout: self.config.ropeLayout)
+        self.architecture = architecture
+        self.pool = pool
+        storage = checkpoint
     }
 
     public func makeCache(capacity: Int) -> any SequenceCache {

@@ -1,3 +1,4 @@
+import Foundation
 import IQuestFormats
 import IQuestKernels
 
@@ -59,5 +60,66 @@ public struct LlamaConfiguration: Sendable, Equatable {
         }
         tiedEmbeddings = file.tensor(named: "output.weight") == nil
         ropeLayout = .adjacentPairs
+    }
+
+    /// Reads a Hugging Face `config.json` (LlamaForCausalLM / IQuestCoderForCausalLM). Keys the
+    /// forward pass cannot honour are refused before any weight is read, naming the key.
+    init(hf c: HFConfig) throws(ModelError) {
+        let path = c.path
+        hiddenSize = try c.requireInt("hidden_size")
+        intermediateSize = try c.requireInt("intermediate_size")
+        layers = try c.requireInt("num_hidden_layers")
+        heads = try c.requireInt("num_attention_heads")
+        kvHeads = try c.int("num_key_value_heads") ?? heads
+        vocabularySize = try c.requireInt("vocab_size")
+        contextLength = try c.int("max_position_embeddings") ?? 2048
+        rmsNormEps = Float(try c.double("rms_norm_eps") ?? 1e-6)
+        tiedEmbeddings = try c.bool("tie_word_embeddings") ?? false
+        guard heads > 0, kvHeads > 0, hiddenSize > 0, layers > 0, intermediateSize > 0, vocabularySize > 0 else {
+            throw ModelError("\(path): model dimensions must be positive")
+        }
+        headDim = try c.int("head_dim") ?? hiddenSize / heads
+        guard heads % kvHeads == 0 else {
+            throw ModelError("\(path): \(heads) attention heads cannot be grouped over \(kvHeads) key/value heads")
+        }
+        guard headDim % 16 == 0 else {
+            throw ModelError("\(path): head_dim \(headDim) is not supported (needs a multiple of 16)")
+        }
+        // rope_theta at top level (IQuest configs) or inside rope_parameters (newer transformers).
+        var theta = try c.double("rope_theta")
+        if let parameters = c.raw("rope_parameters") {
+            guard let p = parameters as? [String: Any] else {
+                throw ModelError("\(path): 'rope_parameters' should be an object")
+            }
+            let type = (p["rope_type"] as? String) ?? (p["type"] as? String) ?? "default"
+            guard type == "default" else {
+                throw ModelError("\(path): rope_parameters.rope_type '\(type)' is not supported; refusing rather than computing wrong positions")
+            }
+            if let t = (p["rope_theta"] as? NSNumber)?.doubleValue { theta = t }
+        }
+        if let scaling = c.raw("rope_scaling") {
+            let type = ((scaling as? [String: Any])?["rope_type"] as? String) ?? ((scaling as? [String: Any])?["type"] as? String)
+            guard type == "default" else {
+                throw ModelError("\(path): 'rope_scaling' (\(type ?? "\(scaling)")) is not supported; refusing rather than computing wrong positions")
+            }
+        }
+        ropeTheta = Float(theta ?? 10_000)
+        if c.raw("clip_qkv") != nil {
+            throw ModelError("\(path): 'clip_qkv' is set; clipping query/key/value activations is not supported")
+        }
+        if try c.bool("use_sliding_window") == true {
+            throw ModelError("\(path): 'use_sliding_window' is true; sliding-window attention is not supported for dense models")
+        }
+        let attentionBias = try c.bool("attention_bias"), mlpBias = try c.bool("mlp_bias")
+        if attentionBias == true || mlpBias == true {
+            throw ModelError("\(path): 'attention_bias'/'mlp_bias' is true; linear biases are not supported")
+        }
+        if let act = c.string("hidden_act"), act != "silu" {
+            throw ModelError("\(path): 'hidden_act' is '\(act)'; only silu (SwiGLU) is supported")
+        }
+        if let loops = try c.int("loop_num"), loops != 1 {
+            throw ModelError("\(path): 'loop_num' is \(loops); a dense model runs its layers once")
+        }
+        ropeLayout = .rotateHalf
     }
 }

@@ -10,6 +10,33 @@ public enum ModelRegistry {
         "llama": { try LlamaModel(gguf: $0, architecture: $1, pool: $2) },
     ]
 
+    typealias HFConstructor = @Sendable (HFConfig, SafetensorsCheckpoint, String, ComputePool) throws -> any LanguageModel
+
+    /// `architectures[0]` of config.json → constructor.
+    static let huggingFace: [String: HFConstructor] = [
+        "LlamaForCausalLM": { try LlamaModel(hf: $0, checkpoint: $1, architecture: $2, pool: $3) },
+        "IQuestCoderForCausalLM": { try LlamaModel(hf: $0, checkpoint: $1, architecture: $2, pool: $3) },
+    ]
+
+    public static var supportedHFArchitectures: [String] { huggingFace.keys.sorted() }
+
+    /// Builds the model a checkpoint directory's config.json names. The configuration is validated
+    /// before the weights are mapped.
+    public static func load(directory: String, pool: ComputePool) throws -> any LanguageModel {
+        let config = try HFConfig(directory: directory)
+        let names = config.architectures
+        guard let arch = names.first else {
+            throw ModelError("\(config.path): 'architectures' is missing, so the model class is unknown")
+        }
+        guard let make = huggingFace[arch] else {
+            throw ModelError("\(config.path): architecture '\(arch)' is not supported (supported: \(supportedHFArchitectures.joined(separator: ", ")))")
+        }
+        _ = try LlamaConfiguration(hf: config)
+        let checkpoint: SafetensorsCheckpoint
+        do { checkpoint = try SafetensorsCheckpoint(directory: directory) } catch { throw ModelError(error.description) }
+        return try make(config, checkpoint, arch, pool)
+    }
+
     public static var supportedGGUFArchitectures: [String] { gguf.keys.sorted() }
 
     /// Builds the model a GGUF file declares in `general.architecture`.
