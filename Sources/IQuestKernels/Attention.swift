@@ -17,27 +17,31 @@ public struct AttentionShape: Sendable, Equatable {
 /// Causal attention of T new tokens at positions p0 … p0+T−1 over a cache that already holds
 /// their keys and values.
 /// - queries: [T, heads, headDim] (after RoPE)
-/// - keys, values: [p0+T, kvHeads, headDim], position-major
+/// - keys, values: [p0+T−keyStart, kvHeads, headDim], position-major; row j holds position
+///   keyStart+j (keyStart > 0 when older positions are not kept, e.g. a sliding-window ring)
 /// - out: [T, heads, headDim]
 /// - scratch: at least `attentionScratchCount(...)` floats
-/// Query t sees keys 0 … p0+t; scores are scaled by 1/√headDim and softmaxed in fp32.
+/// Query t (position p = p0+t) sees positions keyStart … p, or only the last `window` of them
+/// (max(keyStart, p−window+1) … p); scores are scaled by 1/√headDim and softmaxed in fp32.
 /// Single tokens (decode) read the cache as is. Prompts run per (head, block of 6 queries) as two
 /// small matrix products on the 6×16 micro-kernel: scores = Q·Kᵀ against keys transposed once to
 /// [kvHeads, headDim, positions], then out = P·V straight from the cache.
 public func causalAttention(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
                             firstPosition p0: Int, tokens: Int, shape: AttentionShape,
                             into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                            pool: ComputePool) {
+                            pool: ComputePool, keyStart: Int = 0, window: Int? = nil) {
+    let span = KeySpan(p0: p0, keyStart: keyStart, window: window)
     if tokens < blockedThreshold {
-        attendEachQuery(queries, keys, values, p0, tokens, shape, out, scratch, pool)
+        attendEachQuery(queries, keys, values, span, tokens, shape, out, scratch, pool)
     } else {
-        attendBlocked(queries, keys, values, p0, tokens, shape, out, scratch, pool)
+        attendBlocked(queries, keys, values, span, tokens, shape, out, scratch, pool)
     }
 }
 
 /// Floats of scratch `causalAttention` needs.
-public func attentionScratchCount(firstPosition p0: Int, tokens: Int, shape: AttentionShape, threads: Int) -> Int {
-    let stride = paddedPositions(p0 + tokens)
+public func attentionScratchCount(firstPosition p0: Int, tokens: Int, shape: AttentionShape, threads: Int,
+                                  keyStart: Int = 0) -> Int {
+    let stride = paddedPositions(p0 + tokens - keyStart)
     if tokens < blockedThreshold { return threads * stride }
     return threads * queryBlock * stride + shape.kvHeads * shape.headDim * stride
 }
@@ -48,41 +52,53 @@ private let queryBlock = 6
 /// Positions rounded up to whole 16-wide key panels.
 @inline(__always) private func paddedPositions(_ n: Int) -> Int { (n + 15) / 16 * 16 }
 
+/// Which key rows (buffer indices) query t may see.
+private struct KeySpan {
+    let p0: Int, keyStart: Int, window: Int?
+
+    /// Half-open range of buffer rows visible to query t.
+    @inline(__always) func rows(query t: Int) -> Range<Int> {
+        let position = p0 + t
+        let first = window.map { max(keyStart, position - $0 + 1) } ?? keyStart
+        return (first - keyStart)..<(position - keyStart + 1)
+    }
+}
+
 private func attendEachQuery(_ queries: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>,
-                             _ p0: Int, _ tokens: Int, _ shape: AttentionShape, _ out: UnsafeMutablePointer<Float>,
+                             _ span: KeySpan, _ tokens: Int, _ shape: AttentionShape, _ out: UnsafeMutablePointer<Float>,
                              _ scratch: UnsafeMutablePointer<Float>, _ pool: ComputePool) {
     let hd = shape.headDim
     let group = shape.heads / shape.kvHeads
     let kvStride = shape.kvWidth
     let scale = 1 / Float(hd).squareRoot()
-    let stride = paddedPositions(p0 + tokens)
+    let stride = paddedPositions(span.p0 + tokens - span.keyStart)
     pool.run { t in
         let scores = scratch + t * stride
         for item in pool.slice(t, of: tokens * shape.heads) {
             let token = item / shape.heads, h = item % shape.heads
             let kvh = h / group
             let q = queries + item * hd
-            let visible = p0 + token + 1
-            var k = keys + kvh * hd
-            for j in 0..<visible {
+            let rows = span.rows(query: token)
+            var k = keys + rows.lowerBound * kvStride + kvh * hd
+            for j in 0..<rows.count {
                 scores[j] = dot(q, k, hd) * scale
                 k += kvStride
             }
-            softmaxInPlace(scores, count: visible)
-            accumulateWeighted(values + kvh * hd, stride: kvStride, weights: scores, count: visible,
-                               headDim: hd, into: out + item * hd)
+            softmaxInPlace(scores, count: rows.count)
+            accumulateWeighted(values + rows.lowerBound * kvStride + kvh * hd, stride: kvStride, weights: scores,
+                               count: rows.count, headDim: hd, into: out + item * hd)
         }
     }
 }
 
 private func attendBlocked(_ queries: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>,
-                           _ p0: Int, _ tokens: Int, _ shape: AttentionShape, _ out: UnsafeMutablePointer<Float>,
+                           _ span: KeySpan, _ tokens: Int, _ shape: AttentionShape, _ out: UnsafeMutablePointer<Float>,
                            _ scratch: UnsafeMutablePointer<Float>, _ pool: ComputePool) {
     let hd = shape.headDim
     let group = shape.heads / shape.kvHeads
     let kvStride = shape.kvWidth, qStride = shape.queryWidth
     let scale = 1 / Float(hd).squareRoot()
-    let total = p0 + tokens
+    let total = span.p0 + tokens - span.keyStart
     let stride = paddedPositions(total)
     let keysT = scratch + pool.threads * queryBlock * stride
     // keysT[kvh][d][j] = keys[j][kvh][d]; padding positions are zero.
@@ -105,24 +121,27 @@ private func attendBlocked(_ queries: UnsafePointer<Float>, _ keys: UnsafePointe
             let t0 = block * queryBlock
             let mr = min(queryBlock, tokens - t0)
             let q = queries + t0 * qStride + h * hd
-            // Keys any query of the block can see, in whole panels.
-            let lastVisible = p0 + t0 + mr
-            let keyPanels = (lastVisible + 15) / 16
-            for panel in 0..<keyPanels {
+            // Key panels any query of the block can see.
+            let firstPanel = span.rows(query: t0).lowerBound / 16
+            let end = span.rows(query: t0 + mr - 1).upperBound
+            let lastPanel = (end + 15) / 16
+            for panel in firstPanel..<lastPanel {
                 microKernel(q, qStride, mr, keysT + kvh * hd * stride + panel * 16, hd,
                             scores + panel * 16, stride, true, ldp: stride)
             }
+            let begin = firstPanel * 16
             for r in 0..<mr {
                 let row = scores + r * stride
-                let visible = p0 + t0 + r + 1
-                for j in 0..<visible { row[j] *= scale }
-                softmaxInPlace(row, count: visible)
-                for j in visible..<(keyPanels * 16) { row[j] = 0 }
+                let visible = span.rows(query: t0 + r)
+                for j in visible { row[j] *= scale }
+                softmaxInPlace(row + visible.lowerBound, count: visible.count)
+                for j in begin..<visible.lowerBound { row[j] = 0 }
+                for j in visible.upperBound..<(lastPanel * 16) { row[j] = 0 }
             }
-            // out rows = P [mr, lastVisible] · V [lastVisible, headDim], 16 output dims at a time.
+            // out rows = P [mr, begin..<end] · V [begin..<end, headDim], 16 output dims at a time.
             var d0 = 0
             while d0 < hd {
-                microKernel(scores, stride, mr, values + kvh * hd + d0, lastVisible,
+                microKernel(scores + begin, stride, mr, values + begin * kvStride + kvh * hd + d0, end - begin,
                             out + t0 * qStride + h * hd + d0, qStride, true, ldp: kvStride)
                 d0 += 16
             }

@@ -130,94 +130,76 @@ final class LlamaWorkspace {
     }
 }
 
-public final class LlamaModel: LanguageModel {
-    public let config: LlamaConfiguration
-    public let architecture: String
-    public var pool: ComputePool
+/// The steps of a Llama decoder that other architectures reuse (the Loop model runs the same
+/// layers twice). Holds the weights, RoPE tables and activation buffers; not thread-safe.
+final class LlamaLayers {
+    let config: LlamaConfiguration
     let weights: LlamaWeights
     let rope: RotaryEmbedding
     let workspace = LlamaWorkspace()
-    /// Keeps the mapped file(s) alive as long as the weights point into them.
-    private let storage: AnyObject
+    var pool: ComputePool
 
-    public var vocabularySize: Int { config.vocabularySize }
-    public var contextLength: Int { config.contextLength }
-
-    public init(gguf: GGUFFile, architecture: String, pool: ComputePool) throws {
-        config = try LlamaConfiguration(gguf: gguf, architecture: architecture)
-        weights = try LlamaWeights(source: GGUFTensors(file: gguf), names: .gguf, config: config)
+    init(config: LlamaConfiguration, weights: LlamaWeights, pool: ComputePool) {
+        self.config = config
+        self.weights = weights
+        self.pool = pool
         rope = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, layout: config.ropeLayout)
-        self.architecture = architecture
-        self.pool = pool
-        storage = gguf
     }
 
-    /// From a Hugging Face checkpoint directory (config read and validated by the caller).
-    public init(hf config: HFConfig, checkpoint: SafetensorsCheckpoint, architecture: String, pool: ComputePool) throws {
-        self.config = try LlamaConfiguration(hf: config)
-        weights = try LlamaWeights(source: SafetensorsTensors(checkpoint: checkpoint), names: .huggingFace, config: self.config)
-        rope = RotaryEmbedding(headDim: self.config.headDim, theta: self.config.ropeTheta, layout: self.config.ropeLayout)
-        self.architecture = architecture
-        self.pool = pool
-        storage = checkpoint
+    /// Checks ids and sizes buffers for a chunk of `tokens.count` tokens whose attention spans
+    /// `visible` key rows.
+    func prepare(_ tokens: [Int], visibleKeys visible: Int) throws {
+        guard !tokens.isEmpty else { throw ModelError("forward called with no tokens") }
+        for id in tokens where id < 0 || id >= config.vocabularySize {
+            throw ModelError("token id \(id) is outside the vocabulary (0..<\(config.vocabularySize))")
+        }
+        workspace.reserve(tokens: tokens.count, config: config)
+        workspace.reserveScores(attentionScratchCount(firstPosition: visible - tokens.count, tokens: tokens.count,
+                                                      shape: config.attention, threads: pool.threads))
     }
 
-    public func makeCache(capacity: Int) -> any SequenceCache {
-        KVCache(layers: config.layers, capacity: capacity, kvWidth: config.kvHeads * config.headDim)
+    /// x[T, hidden] = embedding rows of `tokens`.
+    func embed(_ tokens: [Int]) {
+        let e = weights.embedding, n = config.hiddenSize
+        for (i, id) in tokens.enumerated() { dequantizeRow(e.kind, e.row(id), into: workspace.x + i * n, count: n) }
     }
 
-    public func forward(_ tokens: [Int], cache anyCache: any SequenceCache, logits selection: LogitsSelection) throws -> Logits {
-        guard let cache = anyCache as? KVCache else {
-            throw ModelError("a Llama model needs the cache it made with makeCache(capacity:)")
+    /// h = RMSNorm(x); q = h·Wqᵀ → workspace.q, k → `keys`, v → `values` (each [T, ·] rows);
+    /// RoPE on q and k at positions p0 … p0+T−1.
+    func projectAttentionInputs(_ w: LlamaLayerWeights, tokens t: Int, firstPosition p0: Int,
+                                keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>) {
+        let ws = workspace, c = config
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        normRows(ws.x, w.attentionNorm, into: ws.h, rows: t)
+        linear(ws.h, rows: t, weights: w.wq, into: ws.q, pool: pool)
+        linear(ws.h, rows: t, weights: w.wk, into: keys, pool: pool)
+        linear(ws.h, rows: t, weights: w.wv, into: values, pool: pool)
+        for i in 0..<t {
+            rope.angles(position: p0 + i, cos: ws.cos, sin: ws.sin)
+            rope.apply(ws.q + i * qWidth, heads: c.heads, cos: ws.cos, sin: ws.sin)
+            rope.apply(keys + i * kvWidth, heads: c.kvHeads, cos: ws.cos, sin: ws.sin)
         }
-        let c = config
-        let t = tokens.count
-        guard t > 0 else { throw ModelError("forward called with no tokens") }
-        let p0 = cache.count
-        guard p0 + t <= cache.capacity else {
-            throw ModelError("the sequence would hold \(p0 + t) tokens but its cache holds \(cache.capacity)")
-        }
-        for id in tokens where id < 0 || id >= c.vocabularySize {
-            throw ModelError("token id \(id) is outside the vocabulary (0..<\(c.vocabularySize))")
-        }
-        let ws = workspace
-        ws.reserve(tokens: t, config: c)
-        ws.reserveScores(attentionScratchCount(firstPosition: p0, tokens: t, shape: c.attention, threads: pool.threads))
-        let hidden = c.hiddenSize, qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+    }
 
-        for (i, id) in tokens.enumerated() {
-            dequantizeRow(weights.embedding.kind, weights.embedding.row(id), into: ws.x + i * hidden, count: hidden)
-        }
+    /// x += attn·Woᵀ; x += W_down·(silu(h·W_gateᵀ) ⊙ h·W_upᵀ) with h = RMSNorm(x). Reads workspace.attn.
+    func finishLayer(_ w: LlamaLayerWeights, tokens t: Int) {
+        let ws = workspace, c = config
+        linear(ws.attn, rows: t, weights: w.wo, into: ws.h, pool: pool)
+        addInPlace(ws.x, ws.h, count: t * c.hiddenSize)
+        normRows(ws.x, w.ffnNorm, into: ws.h, rows: t)
+        linear(ws.h, rows: t, weights: w.wGate, into: ws.gate, pool: pool)
+        linear(ws.h, rows: t, weights: w.wUp, into: ws.up, pool: pool)
+        siluMultiply(ws.gate, ws.up, count: t * c.intermediateSize)
+        linear(ws.gate, rows: t, weights: w.wDown, into: ws.h, pool: pool)
+        addInPlace(ws.x, ws.h, count: t * c.hiddenSize)
+    }
 
-        for (l, w) in weights.layers.enumerated() {
-            let keys = cache.keys(layer: l), values = cache.values(layer: l)
-            let newKeys = keys + p0 * kvWidth, newValues = values + p0 * kvWidth
-            normRows(ws.x, w.attentionNorm, into: ws.h, rows: t)
-            linear(ws.h, rows: t, weights: w.wq, into: ws.q, pool: pool)
-            linear(ws.h, rows: t, weights: w.wk, into: newKeys, pool: pool)
-            linear(ws.h, rows: t, weights: w.wv, into: newValues, pool: pool)
-            for i in 0..<t {
-                rope.angles(position: p0 + i, cos: ws.cos, sin: ws.sin)
-                rope.apply(ws.q + i * qWidth, heads: c.heads, cos: ws.cos, sin: ws.sin)
-                rope.apply(newKeys + i * kvWidth, heads: c.kvHeads, cos: ws.cos, sin: ws.sin)
-            }
-            causalAttention(queries: ws.q, keys: keys, values: values, firstPosition: p0, tokens: t,
-                            shape: c.attention, into: ws.attn, scratch: ws.scores, pool: pool)
-            linear(ws.attn, rows: t, weights: w.wo, into: ws.h, pool: pool)
-            addInPlace(ws.x, ws.h, count: t * hidden)
-
-            normRows(ws.x, w.ffnNorm, into: ws.h, rows: t)
-            linear(ws.h, rows: t, weights: w.wGate, into: ws.gate, pool: pool)
-            linear(ws.h, rows: t, weights: w.wUp, into: ws.up, pool: pool)
-            siluMultiply(ws.gate, ws.up, count: t * c.intermediateSize)
-            linear(ws.gate, rows: t, weights: w.wDown, into: ws.h, pool: pool)
-            addInPlace(ws.x, ws.h, count: t * hidden)
-        }
-        cache.advance(by: t)
-
+    /// Final norm and output matrix for the selected rows of x.
+    func logits(tokens t: Int, selection: LogitsSelection) -> Logits {
+        let c = config, ws = workspace
         let first = selection == .all ? 0 : t - 1
         let rows = t - first
-        normRows(ws.x + first * hidden, weights.outputNorm, into: ws.h, rows: rows)
+        normRows(ws.x + first * c.hiddenSize, weights.outputNorm, into: ws.h, rows: rows)
         var out = [Float](repeating: 0, count: rows * c.vocabularySize)
         out.withUnsafeMutableBufferPointer { buffer in
             linear(ws.h, rows: rows, weights: weights.output, into: buffer.baseAddress!, pool: pool)
@@ -232,5 +214,65 @@ public final class LlamaModel: LanguageModel {
                 rmsNorm(x + r * n, weight: w.baseAddress!, eps: config.rmsNormEps, into: out + r * n, count: n)
             }
         }
+    }
+}
+
+public final class LlamaModel: LanguageModel {
+    public let architecture: String
+    let layers: LlamaLayers
+    /// Keeps the mapped file(s) alive as long as the weights point into them.
+    private let storage: AnyObject
+
+    public var config: LlamaConfiguration { layers.config }
+    public var vocabularySize: Int { layers.config.vocabularySize }
+    public var contextLength: Int { layers.config.contextLength }
+    public var pool: ComputePool {
+        get { layers.pool }
+        set { layers.pool = newValue }
+    }
+
+    public init(gguf: GGUFFile, architecture: String, pool: ComputePool) throws {
+        let config = try LlamaConfiguration(gguf: gguf, architecture: architecture)
+        let weights = try LlamaWeights(source: GGUFTensors(file: gguf), names: .gguf, config: config)
+        layers = LlamaLayers(config: config, weights: weights, pool: pool)
+        self.architecture = architecture
+        storage = gguf
+    }
+
+    /// From a Hugging Face checkpoint directory.
+    public init(hf hfConfig: HFConfig, checkpoint: SafetensorsCheckpoint, architecture: String, pool: ComputePool) throws {
+        let config = try LlamaConfiguration(hf: hfConfig)
+        let weights = try LlamaWeights(source: SafetensorsTensors(checkpoint: checkpoint), names: .huggingFace, config: config)
+        layers = LlamaLayers(config: config, weights: weights, pool: pool)
+        self.architecture = architecture
+        storage = checkpoint
+    }
+
+    public func makeCache(capacity: Int) -> any SequenceCache {
+        KVCache(layers: config.layers, capacity: capacity, kvWidth: config.kvHeads * config.headDim)
+    }
+
+    public func forward(_ tokens: [Int], cache anyCache: any SequenceCache, logits selection: LogitsSelection) throws -> Logits {
+        guard let cache = anyCache as? KVCache else {
+            throw ModelError("a Llama model needs the cache it made with makeCache(capacity:)")
+        }
+        let t = tokens.count, p0 = cache.count
+        guard p0 + t <= cache.capacity else {
+            throw ModelError("the sequence would hold \(p0 + t) tokens but its cache holds \(cache.capacity)")
+        }
+        try layers.prepare(tokens, visibleKeys: p0 + t)
+        let ws = layers.workspace, c = config
+        let kvWidth = c.kvHeads * c.headDim
+        layers.embed(tokens)
+        for (l, w) in layers.weights.layers.enumerated() {
+            let keys = cache.keys(layer: l), values = cache.values(layer: l)
+            layers.projectAttentionInputs(w, tokens: t, firstPosition: p0,
+                                          keys: keys + p0 * kvWidth, values: values + p0 * kvWidth)
+            causalAttention(queries: ws.q, keys: keys, values: values, firstPosition: p0, tokens: t,
+                            shape: c.attention, into: ws.attn, scratch: ws.scores, pool: layers.pool)
+            layers.finishLayer(w, tokens: t)
+        }
+        cache.advance(by: t)
+        return layers.logits(tokens: t, selection: selection)
     }
 }
