@@ -9,6 +9,8 @@ protocol WeightSource {
     /// A vector (norm weights) converted to f32.
     func vector(_ name: String, count: Int) throws(ModelError) -> [Float]
     func has(_ name: String) -> Bool
+    /// A small tensor of any rank as f32, `shape` outermost first (PyTorch order).
+    func floats(_ name: String, shape: [Int]) throws(ModelError) -> [Float]
 }
 
 /// Typed access to a GGUF file's tensors for model constructors: shape checks against the
@@ -55,12 +57,17 @@ struct GGUFTensors: WeightSource {
         return WeightMatrix(kind: kind, rows: rows, columns: columns, base: base)
     }
 
-    /// A vector of `count` values (norm weights), converted to f32.
     func vector(_ name: String, count: Int) throws(ModelError) -> [Float] {
+        try floats(name, shape: [count])
+    }
+
+    /// GGUF lists dimensions innermost first, so `shape` is compared reversed.
+    func floats(_ name: String, shape: [Int]) throws(ModelError) -> [Float] {
         let t = try info(name)
-        guard t.shape == [count] else {
-            throw ModelError("\(file.path): tensor '\(name)' has shape \(t.shape), expected [\(count)]")
+        guard t.shape == Array(shape.reversed()) else {
+            throw ModelError("\(file.path): tensor '\(name)' has shape \(t.shape), expected \(Array(shape.reversed())) (innermost first)")
         }
+        let count = shape.reduce(1, *)
         guard count % groupSize == 0 || t.type == .f32 || t.type == .f16 || t.type == .bf16 else {
             throw ModelError("\(file.path): tensor '\(name)' is quantized with \(count) elements (not a multiple of \(groupSize))")
         }

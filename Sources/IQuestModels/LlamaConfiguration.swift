@@ -64,7 +64,9 @@ public struct LlamaConfiguration: Sendable, Equatable {
 
     /// Reads a Hugging Face `config.json` (LlamaForCausalLM / IQuestCoderForCausalLM). Keys the
     /// forward pass cannot honour are refused before any weight is read, naming the key.
-    init(hf c: HFConfig) throws(ModelError) {
+    /// `loops` is how many times the architecture runs its layers (`loop_num`): 1 for dense
+    /// models (the key must then be absent or 1), 2 for IQuestLoopCoder.
+    init(hf c: HFConfig, loops: Int = 1) throws(ModelError) {
         let path = c.path
         hiddenSize = try c.requireInt("hidden_size")
         intermediateSize = try c.requireInt("intermediate_size")
@@ -117,8 +119,12 @@ public struct LlamaConfiguration: Sendable, Equatable {
         if let act = c.string("hidden_act"), act != "silu" {
             throw ModelError("\(path): 'hidden_act' is '\(act)'; only silu (SwiGLU) is supported")
         }
-        if let loops = try c.int("loop_num"), loops != 1 {
-            throw ModelError("\(path): 'loop_num' is \(loops); a dense model runs its layers once")
+        let loopNum = try c.int("loop_num")
+        if loops == 1, let loopNum, loopNum != 1 {
+            throw ModelError("\(path): 'loop_num' is \(loopNum) but the architecture '\(c.architectures.first ?? "?")' runs its layers once")
+        }
+        if loops != 1, loopNum != loops {
+            throw ModelError("\(path): 'loop_num' is \(loopNum.map(String.init) ?? "missing"); this architecture is only defined for loop_num \(loops)")
         }
         ropeLayout = .rotateHalf
     }

@@ -16,6 +16,7 @@ public enum ModelRegistry {
     static let huggingFace: [String: HFConstructor] = [
         "LlamaForCausalLM": { try LlamaModel(hf: $0, checkpoint: $1, architecture: $2, pool: $3) },
         "IQuestCoderForCausalLM": { try LlamaModel(hf: $0, checkpoint: $1, architecture: $2, pool: $3) },
+        "IQuestLoopCoderForCausalLM": { try LoopCoderModel(hf: $0, checkpoint: $1, architecture: $2, pool: $3) },
     ]
 
     public static var supportedHFArchitectures: [String] { huggingFace.keys.sorted() }
@@ -31,7 +32,8 @@ public enum ModelRegistry {
         guard let make = huggingFace[arch] else {
             throw ModelError("\(config.path): architecture '\(arch)' is not supported (supported: \(supportedHFArchitectures.joined(separator: ", ")))")
         }
-        _ = try LlamaConfiguration(hf: config)
+        // Validate the configuration before mapping any weight.
+        _ = try LlamaConfiguration(hf: config, loops: arch == "IQuestLoopCoderForCausalLM" ? 2 : 1)
         let checkpoint: SafetensorsCheckpoint
         do { checkpoint = try SafetensorsCheckpoint(directory: directory) } catch { throw ModelError(error.description) }
         return try make(config, checkpoint, arch, pool)

@@ -41,10 +41,15 @@ struct SafetensorsTensors: WeightSource {
     }
 
     func vector(_ name: String, count: Int) throws(ModelError) -> [Float] {
+        try floats(name, shape: [count])
+    }
+
+    func floats(_ name: String, shape: [Int]) throws(ModelError) -> [Float] {
         let t = try info(name)
-        guard t.shape == [count] else {
-            throw ModelError("\(checkpoint.path(of: name) ?? checkpoint.directory): tensor '\(name)' has shape \(t.shape), expected [\(count)]")
+        guard t.shape == shape else {
+            throw ModelError("\(checkpoint.path(of: name) ?? checkpoint.directory): tensor '\(name)' has shape \(t.shape), expected \(shape)")
         }
+        let count = shape.reduce(1, *)
         let k = try kind(t)
         guard let base = checkpoint.data(name)?.baseAddress else { return [] }
         return (0..<count).map { i in

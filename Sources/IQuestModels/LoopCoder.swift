@@ -1,0 +1,164 @@
+import Foundation
+import IQuestFormats
+import IQuestKernels
+
+// IQuestLoopCoderForCausalLM (IQuest-Coder-V1-40B-Loop), per the project's model contract
+// (shared spec §3), which follows vLLM / SGLang / mlx-lm rather than the released HF modeling
+// files. For a chunk of tokens at positions p0 … p0+T−1:
+//   pass 1: the Llama layers as usual; layer i's keys/values go to a full per-layer cache.
+//   pass 2: the hidden state leaving pass 1 enters layer 0 again unchanged (no norm, no shift);
+//           the same weights and positions. In layer i, with q2/k2/v2 after RoPE:
+//             g = sigmoid(q2[h] · Wg_i[h] + bg_i[h])          per token and query head
+//             A = attention of q2 over layer i's pass-1 keys/values (all of history)
+//             B = attention of q2 over layer i's pass-2 keys/values, window of W ending at itself
+//             mixed = g·A + (1−g)·B, then o_proj, residual, MLP as usual.
+//   logits from pass 2 only.
+
+/// Gate of one layer: Wg [heads, headDim], bg [heads].
+struct LoopGate {
+    var weight: [Float]
+    var bias: [Float]
+}
+
+public final class LoopCoderModel: LanguageModel {
+    public let architecture: String
+    /// Keys per query in the local branch (`loop_window_size`).
+    public let window: Int
+    let layers: LlamaLayers
+    let gates: [LoopGate]
+    private let storage: AnyObject
+    private let loop = LoopWorkspace()
+
+    public var config: LlamaConfiguration { layers.config }
+    public var vocabularySize: Int { layers.config.vocabularySize }
+    public var contextLength: Int { layers.config.contextLength }
+    public var pool: ComputePool {
+        get { layers.pool }
+        set { layers.pool = newValue }
+    }
+
+    /// From a Hugging Face checkpoint directory. `loop_num` must be 2, `loop_window_size`
+    /// positive, and every layer's gate weight and bias present.
+    public init(hf hfConfig: HFConfig, checkpoint: SafetensorsCheckpoint, architecture: String, pool: ComputePool) throws {
+        let config = try LlamaConfiguration(hf: hfConfig, loops: 2)
+        guard let window = try hfConfig.int("loop_window_size"), window > 0 else {
+            throw ModelError("\(hfConfig.path): 'loop_window_size' must be a positive integer for \(architecture)")
+        }
+        let source = SafetensorsTensors(checkpoint: checkpoint)
+        let weights = try LlamaWeights(source: source, names: .huggingFace, config: config)
+        gates = try (0..<config.layers).map { i in
+            LoopGate(weight: try source.floats("model.gate_projections.\(i).weight", shape: [config.heads, config.headDim]),
+                     bias: try source.floats("model.gate_projections.\(i).bias", shape: [config.heads]))
+        }
+        layers = LlamaLayers(config: config, weights: weights, pool: pool)
+        self.window = window
+        self.architecture = architecture
+        storage = checkpoint
+    }
+
+    public func makeCache(capacity: Int) -> any SequenceCache {
+        LoopCache(layers: config.layers, capacity: capacity, kvWidth: config.kvHeads * config.headDim, window: window)
+    }
+
+    public func forward(_ tokens: [Int], cache anyCache: any SequenceCache, logits selection: LogitsSelection) throws -> Logits {
+        guard let cache = anyCache as? LoopCache else {
+            throw ModelError("a Loop model needs the cache it made with makeCache(capacity:)")
+        }
+        let t = tokens.count, p0 = cache.count
+        guard p0 + t <= cache.capacity else {
+            throw ModelError("the sequence would hold \(p0 + t) tokens but its cache holds \(cache.capacity)")
+        }
+        try layers.prepare(tokens, visibleKeys: p0 + t)
+        let c = config, ws = layers.workspace
+        let kvWidth = c.kvHeads * c.headDim
+        loop.reserve(tokens: t, window: window, config: c)
+        layers.embed(tokens)
+
+        // Pass 1: the dense decoder, filling the global cache.
+        for (l, w) in layers.weights.layers.enumerated() {
+            let keys = cache.global.keys(layer: l), values = cache.global.values(layer: l)
+            layers.projectAttentionInputs(w, tokens: t, firstPosition: p0,
+                                          keys: keys + p0 * kvWidth, values: values + p0 * kvWidth)
+            causalAttention(queries: ws.q, keys: keys, values: values, firstPosition: p0, tokens: t,
+                            shape: c.attention, into: ws.attn, scratch: ws.scores, pool: pool)
+            layers.finishLayer(w, tokens: t)
+        }
+
+        // Pass 2: same layers from pass 1's output; local keys are the ring's last W−1 positions
+        // followed by this chunk's, laid out contiguously from position `first`.
+        let first = max(0, p0 - (window - 1))
+        let lead = p0 - first
+        for (l, w) in layers.weights.layers.enumerated() {
+            for (row, position) in (first..<p0).enumerated() {
+                (loop.localKeys + row * kvWidth).update(from: cache.localKeys(layer: l, position: position), count: kvWidth)
+                (loop.localValues + row * kvWidth).update(from: cache.localValues(layer: l, position: position), count: kvWidth)
+            }
+            layers.projectAttentionInputs(w, tokens: t, firstPosition: p0,
+                                          keys: loop.localKeys + lead * kvWidth, values: loop.localValues + lead * kvWidth)
+            computeGates(gates[l], tokens: t)
+            causalAttention(queries: ws.q, keys: cache.global.keys(layer: l), values: cache.global.values(layer: l),
+                            firstPosition: p0, tokens: t, shape: c.attention, into: ws.attn, scratch: ws.scores, pool: pool)
+            causalAttention(queries: ws.q, keys: loop.localKeys, values: loop.localValues, firstPosition: p0, tokens: t,
+                            shape: c.attention, into: loop.localAttention, scratch: ws.scores, pool: pool,
+                            keyStart: first, window: window)
+            mixBranches(tokens: t)
+            for position in max(p0, p0 + t - window)..<(p0 + t) {
+                let row = position - first
+                cache.localKeys(layer: l, position: position).update(from: loop.localKeys + row * kvWidth, count: kvWidth)
+                cache.localValues(layer: l, position: position).update(from: loop.localValues + row * kvWidth, count: kvWidth)
+            }
+            layers.finishLayer(w, tokens: t)
+        }
+        cache.global.advance(by: t)
+        return layers.logits(tokens: t, selection: selection)
+    }
+
+    /// loop.gates[t, h] = sigmoid(q[t, h] · Wg[h] + bg[h]) from the queries after RoPE.
+    private func computeGates(_ gate: LoopGate, tokens t: Int) {
+        let c = config, q = layers.workspace.q
+        gate.weight.withUnsafeBufferPointer { wg in
+            for token in 0..<t {
+                for h in 0..<c.heads {
+                    let z = dot(q + (token * c.heads + h) * c.headDim, wg.baseAddress! + h * c.headDim, c.headDim) + gate.bias[h]
+                    loop.gates[token * c.heads + h] = 1 / (1 + expf(-z))
+                }
+            }
+        }
+    }
+
+    /// attn = g·A + (1−g)·B per head, with A in workspace.attn and B in loop.localAttention.
+    private func mixBranches(tokens t: Int) {
+        let c = config, a = layers.workspace.attn, b = loop.localAttention
+        for token in 0..<t {
+            for h in 0..<c.heads {
+                let g = loop.gates[token * c.heads + h]
+                let base = (token * c.heads + h) * c.headDim
+                for d in 0..<c.headDim { a[base + d] = g * a[base + d] + (1 - g) * b[base + d] }
+            }
+        }
+    }
+}
+
+/// Pass-2 buffers, grown on demand.
+final class LoopWorkspace {
+    private var capacityTokens = 0
+    var localKeys = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [W−1+T, kvWidth]
+    var localValues = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [W−1+T, kvWidth]
+    var localAttention = UnsafeMutablePointer<Float>.allocate(capacity: 1)  // [T, heads·headDim]
+    var gates = UnsafeMutablePointer<Float>.allocate(capacity: 1)           // [T, heads]
+
+    func reserve(tokens t: Int, window: Int, config c: LlamaConfiguration) {
+        guard t > capacityTokens else { return }
+        for p in [localKeys, localValues, localAttention, gates] { p.deallocate() }
+        let kv = c.kvHeads * c.headDim
+        localKeys = .allocate(capacity: (window - 1 + t) * kv)
+        localValues = .allocate(capacity: (window - 1 + t) * kv)
+        localAttention = .allocate(capacity: t * c.heads * c.headDim)
+        gates = .allocate(capacity: t * c.heads)
+        capacityTokens = t
+    }
+
+    deinit {
+        for p in [localKeys, localValues, localAttention, gates] { p.deallocate() }
+    }
+}
