@@ -38,6 +38,7 @@ let package = Package(
         .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats"], swiftSettings: fastMath),
         .executableTarget(name: "iquest", dependencies: [
             "IQuestEngine",
+            "IQuestKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "IQuestKernelsTests", dependencies: ["IQuestKernels"]),

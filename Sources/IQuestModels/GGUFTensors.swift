@@ -19,16 +19,10 @@ struct GGUFTensors: WeightSource {
     let file: GGUFFile
 
     func weightKind(_ type: GGMLType, tensor: String) throws(ModelError) -> WeightKind {
-        switch type {
-        case .f32: return .f32
-        case .f16: return .f16
-        case .bf16: return .bf16
-        case .q8_0: return .q8_0
-        case .q4_0: return .q4_0
-        case .q4_1: return .q4_1
-        default:
+        guard let kind = type.weightKind else {
             throw ModelError("\(file.path): tensor '\(tensor)' has type \(type.name), which this engine cannot compute with yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1)")
         }
+        return kind
     }
 
     func info(_ name: String) throws(ModelError) -> GGUFTensorInfo {
@@ -86,5 +80,31 @@ struct GGUFTensors: WeightSource {
             out.withUnsafeMutableBufferPointer { dequantizeRow(kind, base, into: $0.baseAddress!, count: count) }
         }
         return out
+    }
+}
+
+extension GGMLType {
+    /// The kernels' encoding for this GGML type, nil where no kernel exists yet.
+    public var weightKind: WeightKind? {
+        switch self {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .q8_0: return .q8_0
+        case .q4_0: return .q4_0
+        case .q4_1: return .q4_1
+        default: return nil
+        }
+    }
+
+    public init(_ kind: WeightKind) {
+        switch kind {
+        case .f32: self = .f32
+        case .f16: self = .f16
+        case .bf16: self = .bf16
+        case .q8_0: self = .q8_0
+        case .q4_0: self = .q4_0
+        case .q4_1: self = .q4_1
+        }
     }
 }

@@ -21,7 +21,7 @@ public struct LlamaConfiguration: Sendable, Equatable {
 
     /// Reads `{arch}.*` keys as llama.cpp's converter writes them. Refuses what the forward pass
     /// would silently get wrong (rope scaling, partial rotary, head counts that don't divide).
-    init(gguf file: GGUFFile, architecture arch: String) throws {
+    public init(gguf file: GGUFFile, architecture arch: String) throws {
         let path = file.path
         func require(_ key: String) throws -> Int {
             do { return try file.requireInt("\(arch).\(key)") } catch { throw ModelError(error.description) }
@@ -66,7 +66,7 @@ public struct LlamaConfiguration: Sendable, Equatable {
     /// forward pass cannot honour are refused before any weight is read, naming the key.
     /// `loops` is how many times the architecture runs its layers (`loop_num`): 1 for dense
     /// models (the key must then be absent or 1), 2 for IQuestLoopCoder.
-    init(hf c: HFConfig, loops: Int = 1) throws(ModelError) {
+    public init(hf c: HFConfig, loops: Int = 1) throws(ModelError) {
         let path = c.path
         hiddenSize = try c.requireInt("hidden_size")
         intermediateSize = try c.requireInt("intermediate_size")

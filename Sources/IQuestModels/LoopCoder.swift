@@ -56,6 +56,32 @@ public final class LoopCoderModel: LanguageModel {
         storage = checkpoint
     }
 
+    /// From a GGUF file in this project's Loop convention (docs/GGUF-LOOP.md): architecture
+    /// `iquestloopcoder`, llama keys under that prefix plus `loop_num` / `loop_window_size`,
+    /// llama.cpp tensor names (Q/K rows in adjacent-pair RoPE order) and per layer
+    /// `blk.{i}.loop_gate.weight` [headDim, heads] (innermost first; columns permuted like Q's
+    /// rows) and `blk.{i}.loop_gate.bias` [heads], both f32.
+    public init(gguf: GGUFFile, architecture: String, pool: ComputePool) throws {
+        let config = try LlamaConfiguration(gguf: gguf, architecture: architecture)
+        let loops = try gguf.int("\(architecture).loop_num")
+        guard loops == 2 else {
+            throw ModelError("\(gguf.path): '\(architecture).loop_num' is \(loops.map(String.init) ?? "missing"); this architecture is only defined for 2")
+        }
+        guard let window = try gguf.int("\(architecture).loop_window_size"), window > 0 else {
+            throw ModelError("\(gguf.path): '\(architecture).loop_window_size' must be a positive integer")
+        }
+        let source = GGUFTensors(file: gguf)
+        let weights = try LlamaWeights(source: source, names: .gguf, config: config)
+        gates = try (0..<config.layers).map { i in
+            LoopGate(weight: try source.floats("blk.\(i).loop_gate.weight", shape: [config.heads, config.headDim]),
+                     bias: try source.floats("blk.\(i).loop_gate.bias", shape: [config.heads]))
+        }
+        layers = LlamaLayers(config: config, weights: weights, pool: pool)
+        self.window = window
+        self.architecture = architecture
+        storage = gguf
+    }
+
     public func makeCache(capacity: Int) -> any SequenceCache {
         LoopCache(layers: config.layers, capacity: capacity, kvWidth: config.kvHeads * config.headDim, window: window)
     }

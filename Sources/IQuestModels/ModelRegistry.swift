@@ -8,6 +8,7 @@ public enum ModelRegistry {
 
     static let gguf: [String: GGUFConstructor] = [
         "llama": { try LlamaModel(gguf: $0, architecture: $1, pool: $2) },
+        "iquestloopcoder": { try LoopCoderModel(gguf: $0, architecture: $1, pool: $2) },
     ]
 
     typealias HFConstructor = @Sendable (HFConfig, SafetensorsCheckpoint, String, ComputePool) throws -> any LanguageModel

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import IQuestEngine
+import IQuestKernels
+
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert an HF checkpoint directory or a GGUF file into a GGUF of one weight type.",
+        discussion: """
+        Matrices take --type; norms and Loop gates stay f32. Tensors are written one at a time, so \
+        memory holds one tensor, not the model. Supported types: f32, f16, bf16, q8_0, q4_0, q4_1.
+        """)
+
+    @Option(name: .shortAndLong, help: "HF checkpoint directory or GGUF file.")
+    var input: String
+    @Option(name: .shortAndLong, help: "Output .gguf path (written to <path>.part, then renamed).")
+    var output: String
+    @Option(name: .long, help: "Weight type of the matrices.")
+    var type: String
+
+    static let types: [String: WeightKind] = ["f32": .f32, "f16": .f16, "bf16": .bf16, "q8_0": .q8_0, "q4_0": .q4_0, "q4_1": .q4_1]
+
+    func validate() throws {
+        guard Self.types[type.lowercased()] != nil else {
+            throw ValidationError("--type must be one of \(Self.types.keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        try failingCleanly {
+            guard let kind = Self.types[type.lowercased()] else { return }
+            let started = Date()
+            let summary = try GGUFExporter.convert(ConversionRequest(input: input, output: output, type: kind)) { done, total, name in
+                let width = 30
+                let filled = total > 0 ? width * done / total : width
+                let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) \(name.padding(toLength: 32, withPad: " ", startingAt: 0))".utf8))
+            }
+            FileHandle.standardError.write(Data("\n".utf8))
+            for note in summary.notes { printError("note: \(note)") }
+            printError(String(format: "wrote %@: %@, %d tensors, %.1f MiB of tensor data in %.1f s", output,
+                              summary.architecture, summary.tensors, Double(summary.bytesWritten) / 1_048_576,
+                              Date().timeIntervalSince(started)))
+        }
+    }
+}
