@@ -126,8 +126,7 @@ struct Lexer {
                 (i, lineStarting) = afterClose(closeAt: j, closerLength: 2, signBefore: j > open + 2 ? src[j - 1] : nil)
                 continue
             }
-            if kind == "%", let (rawSign, k) = rawTag(open, "raw") {
-                _ = rawSign
+            if kind == "%", let (_, k) = rawTag(open, "raw") {
                 // Raw begin: `-%}` strips following whitespace; no trim_blocks newline removal here.
                 var j = k
                 if at(j, "-%}") { j = skipSpace(j + 3) } else if at(j, "+%}") { j += 3 } else { j += 2 }

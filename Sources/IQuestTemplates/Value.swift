@@ -299,7 +299,7 @@ func pythonFloatRepr(_ d: Double) -> String {
     let sciExp = point - 1
     var out: String
     if sciExp < -4 || sciExp >= 16 {
-        out = String(digits.first!)
+        out = String(digits.prefix(1))
         if digits.count > 1 { out += "." + digits.dropFirst() }
         out += "e" + (sciExp < 0 ? "-" : "+") + (abs(sciExp) < 10 ? "0" : "") + String(abs(sciExp))
     } else if point <= 0 {
