@@ -7,8 +7,9 @@ import Testing
 /// that are not multiples of the panel height, and thread splits.
 @Suite struct LinearTests {
     static let tokenCounts = [1, 2, 3, 4, 5, 9, 17]
-    /// (N output rows, K columns): N = 37 is not a multiple of 8 (panel) or 4 (decode granule).
-    static let shapes = [(n: 37, k: 160), (n: 1, k: 32), (n: 8, k: 96), (n: 13, k: 64)]
+    /// (N output rows, K columns): N = 37 is not a multiple of the panel width or the decode
+    /// granule; K = 288 and 576 span more than one K block of the prompt path.
+    static let shapes = [(n: 37, k: 160), (n: 1, k: 32), (n: 8, k: 96), (n: 13, k: 64), (n: 16, k: 288), (n: 21, k: 576)]
 
     struct Result {
         var y: [Float]

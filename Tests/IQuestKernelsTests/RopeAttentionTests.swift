@@ -81,27 +81,34 @@ import Testing
         }
     }
 
-    /// Naive causal attention in Double: query t (absolute position p0+t) over keys 0…p0+t, GQA.
-    static func attentionReference(q: [Float], k: [Float], v: [Float], p0: Int, tokens: Int, shape: AttentionShape) -> [Double] {
+    /// Naive causal attention in Double: query t (absolute position p = p0+t) over positions
+    /// max(keyStart, p−window+1) … p (no window: keyStart … p), GQA; key/value row j holds
+    /// position keyStart + j.
+    static func attentionReference(q: [Float], k: [Float], v: [Float], p0: Int, tokens: Int, shape: AttentionShape,
+                                   keyStart: Int = 0, window: Int? = nil) -> [Double] {
         let hd = shape.headDim
         let group = shape.heads / shape.kvHeads
         var out = [Double](repeating: 0, count: tokens * shape.heads * hd)
         for t in 0..<tokens {
+            let position = p0 + t
+            let first = max(keyStart, window.map { position - $0 + 1 } ?? keyStart)
+            let positions = Array(first...position)
             for h in 0..<shape.heads {
                 let kvh = h / group
-                let visible = p0 + t + 1
-                var scores = [Double](repeating: 0, count: visible)
-                for j in 0..<visible {
+                var scores = [Double](repeating: 0, count: positions.count)
+                for (i, pos) in positions.enumerated() {
+                    let j = pos - keyStart
                     var s = 0.0
                     for e in 0..<hd { s += Double(q[(t * shape.heads + h) * hd + e]) * Double(k[(j * shape.kvHeads + kvh) * hd + e]) }
-                    scores[j] = s / Double(hd).squareRoot()
+                    scores[i] = s / Double(hd).squareRoot()
                 }
                 let m = scores.max()!
                 let w = scores.map { exp($0 - m) }
                 let z = w.reduce(0, +)
-                for j in 0..<visible {
+                for (i, pos) in positions.enumerated() {
+                    let j = pos - keyStart
                     for e in 0..<hd {
-                        out[(t * shape.heads + h) * hd + e] += w[j] / z * Double(v[(j * shape.kvHeads + kvh) * hd + e])
+                        out[(t * shape.heads + h) * hd + e] += w[i] / z * Double(v[(j * shape.kvHeads + kvh) * hd + e])
                     }
                 }
             }
@@ -109,23 +116,43 @@ import Testing
         return out
     }
 
-    @Test(arguments: [(0, 1), (0, 6), (5, 1), (5, 3), (0, 8), (0, 13), (40, 9), (3, 20), (17, 31)])
-    func causalAttentionMatchesNaive(p0: Int, tokens: Int) {
-        var rng = TestRNG(seed: UInt64(p0 * 100 + tokens))
+    struct AttentionCase: Sendable, CustomTestStringConvertible {
+        let p0: Int, tokens: Int, keyStart: Int, window: Int?
+        init(_ p0: Int, _ tokens: Int, keyStart: Int = 0, window: Int? = nil) {
+            self.p0 = p0; self.tokens = tokens; self.keyStart = keyStart; self.window = window
+        }
+        var testDescription: String { "p0=\(p0) T=\(tokens) keyStart=\(keyStart) window=\(window.map(String.init) ?? "none")" }
+    }
+
+    /// Single tokens and short prompts take the per-query path, 8+ tokens the blocked path.
+    static let attentionCases: [AttentionCase] = [
+        .init(0, 1), .init(0, 6), .init(5, 1), .init(5, 3), .init(0, 8), .init(0, 13), .init(40, 9), .init(3, 20), .init(17, 31),
+        // Older positions dropped from the buffer, and sliding windows.
+        .init(10, 1, keyStart: 4), .init(10, 3, keyStart: 4), .init(20, 12, keyStart: 6),
+        .init(10, 1, window: 4), .init(10, 5, window: 4), .init(0, 13, window: 3), .init(7, 20, window: 16),
+        .init(30, 9, keyStart: 25, window: 8), .init(40, 14, keyStart: 33, window: 5),
+    ]
+
+    @Test(arguments: attentionCases)
+    func causalAttentionMatchesNaive(_ c: AttentionCase) {
+        var rng = TestRNG(seed: UInt64(c.p0 * 1000 + c.tokens * 10 + c.keyStart + 7 * (c.window ?? 0)))
+        let (p0, tokens) = (c.p0, c.tokens)
         for (heads, kvHeads, headDim) in [(4, 2, 32), (4, 2, 16), (6, 2, 64), (3, 3, 16), (4, 1, 48)] {
             let shape = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: headDim)
             #expect(shape.queryWidth == heads * headDim && shape.kvWidth == kvHeads * headDim)
-            let total = p0 + tokens
+            let rowsHeld = p0 + tokens - c.keyStart
             let q = rng.floats(tokens * shape.queryWidth, -2, 2)
-            let k = rng.floats(total * shape.kvWidth, -2, 2)
-            let v = rng.floats(total * shape.kvWidth, -1, 1)
-            let reference = Self.attentionReference(q: q, k: k, v: v, p0: p0, tokens: tokens, shape: shape)
+            let k = rng.floats(rowsHeld * shape.kvWidth, -2, 2)
+            let v = rng.floats(rowsHeld * shape.kvWidth, -1, 1)
+            let reference = Self.attentionReference(q: q, k: k, v: v, p0: p0, tokens: tokens, shape: shape,
+                                                    keyStart: c.keyStart, window: c.window)
             for threads in [1, 2, 3] {
                 let pool = ComputePool(threads: threads)
                 var out = [Float](repeating: .nan, count: tokens * shape.queryWidth + 16)
                 for i in (tokens * shape.queryWidth)..<out.count { out[i] = -555 }
-                let scratchCount = attentionScratchCount(firstPosition: p0, tokens: tokens, shape: shape, threads: threads)
-                #expect(scratchCount >= threads * total)
+                let scratchCount = attentionScratchCount(firstPosition: p0, tokens: tokens, shape: shape, threads: threads,
+                                                         keyStart: c.keyStart)
+                #expect(scratchCount >= threads * rowsHeld)
                 var scratch = [Float](repeating: 0, count: scratchCount + 16)
                 for i in scratchCount..<scratch.count { scratch[i] = -444 }
                 q.withUnsafeBufferPointer { qp in
@@ -135,14 +162,15 @@ import Testing
                                 scratch.withUnsafeMutableBufferPointer { sp in
                                     causalAttention(queries: qp.baseAddress!, keys: kp.baseAddress!, values: vp.baseAddress!,
                                                     firstPosition: p0, tokens: tokens, shape: shape,
-                                                    into: op.baseAddress!, scratch: sp.baseAddress!, pool: pool)
+                                                    into: op.baseAddress!, scratch: sp.baseAddress!, pool: pool,
+                                                    keyStart: c.keyStart, window: c.window)
                                 }
                             }
                         }
                     }
                 }
                 let err = maxAbsDiff(out[0..<(tokens * shape.queryWidth)], reference)
-                #expect(err <= 2e-6, "heads \(heads)/\(kvHeads) d=\(headDim) p0=\(p0) T=\(tokens) threads=\(threads): max error \(err)")
+                #expect(err <= 2e-6, "heads \(heads)/\(kvHeads) d=\(headDim) \(c.testDescription) threads=\(threads): max error \(err)")
                 #expect(out[(tokens * shape.queryWidth)...].allSatisfy { $0 == -555 }, "wrote past the output")
                 #expect(scratch[scratchCount...].allSatisfy { $0 == -444 }, "wrote past the scratch it asked for")
             }
