@@ -11,7 +11,7 @@ private struct QuantReference: Decodable {
     let encodings: [String: String]
 
     static func load(filePath: String = #filePath) throws -> QuantReference {
-        var dir = URL(fileURLWithPath: filePath).deletingLastPathComponent()
+        var dir = URL(fileURLWithPath: filePath).resolvingSymlinksInPath().deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
             guard dir.path != "/" else { throw CocoaError(.fileNoSuchFile) }
             dir = dir.deletingLastPathComponent()
