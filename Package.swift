@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "IQuestFormatsTests", dependencies: ["IQuestFormats"]),
         .testTarget(name: "IQuestTokenizerTests", dependencies: ["IQuestTokenizer", "IQuestFormats"]),
         .testTarget(name: "IQuestModelsTests", dependencies: ["IQuestModels", "IQuestFormats"]),
-        .testTarget(name: "IQuestEngineTests", dependencies: ["IQuestEngine"]),
+        .testTarget(name: "IQuestEngineTests", dependencies: ["IQuestEngine", "IQuestModels", "IQuestKernels", "IQuestFormats"]),
         .testTarget(name: "IQuestCLITests", dependencies: ["IQuestEngine"]),
     ]
 )

@@ -60,11 +60,11 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
 }
 
 /// e^x for 8 lanes: x = k·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^k through the
-/// exponent bits. Relative error ≈ 2e-7 on the range that matters; inputs below −87 give 0.
+/// exponent bits. Relative error ≈ 2e-7; inputs below −87.3 give 0, above ln(FLT_MAX) inf.
 @inline(__always)
 public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     // Written as replacing(with:where:) because pointwiseMin/Max are not inlined.
-    let lo = SIMD8<Float>(repeating: -87.3), hi = SIMD8<Float>(repeating: 88.7)
+    let lo = SIMD8<Float>(repeating: -87.3), hi = SIMD8<Float>(repeating: 89)
     let clamped = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
     // Adding 1.5·2²³ rounds to an integer held in the low mantissa bits (no int↔float
     // conversion instructions: Swift's SIMD conversions compile to per-lane code).
@@ -82,7 +82,11 @@ public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     p = SIMD8<Float>(repeating: 1).addingProduct(p, r)
     p = SIMD8<Float>(repeating: 1).addingProduct(p, r)
     let ki = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-    let scale = unsafeBitCast((ki &+ 127) &<< 23, to: SIMD8<Float>.self)
-    let result = p * scale
+    // 2^k as 2^(k/2) · 2^(k − k/2): k reaches 128 near the top of the float range (the product
+    // then overflows to inf as exp does) and −126 at the bottom, where one factor would not fit.
+    let k1 = ki &>> 1, k2 = ki &- k1
+    let scale1 = unsafeBitCast((k1 &+ 127) &<< 23, to: SIMD8<Float>.self)
+    let scale2 = unsafeBitCast((k2 &+ 127) &<< 23, to: SIMD8<Float>.self)
+    let result = (p * scale1) * scale2
     return result.replacing(with: 0, where: x .< -87.3)
 }

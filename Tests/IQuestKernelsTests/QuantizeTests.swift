@@ -67,15 +67,18 @@ struct QuantizeTests {
             for block in stride(from: 0, to: values.count, by: 32) {
                 let slice = values[block..<(block + 32)]
                 let lo = slice.min()!, hi = slice.max()!, amax = slice.map(abs).max()!
-                // Step sizes by definition of each format (plus f16 rounding of the scale).
-                let step: Float
+                // Half a step by each format's definition (q4_0 clamps the far side of its signed
+                // range, up to a whole step), plus the scale (and q4_1's min) rounded to f16:
+                // relative error ≤ 2⁻¹¹ times the largest code.
+                let half: Float = 1.0 / 2048
+                let bound: Float
                 switch kind {
-                case .q8_0: step = amax / 127
-                case .q4_0: step = amax / 8
-                default: step = (hi - lo) / 15
+                case .q8_0: bound = (amax / 127) * (0.5 + 127 * half)
+                case .q4_0: bound = (amax / 8) * (1 + 8 * half)
+                default: bound = ((hi - lo) / 15) * (0.5 + 15 * half) + abs(lo) * half
                 }
                 for i in block..<(block + 32) {
-                    #expect(abs(decoded[i] - values[i]) <= step * 0.5 * 1.01 + 1e-6 * amax + (kind == .q4_0 ? step * 0.51 : 0),
+                    #expect(abs(decoded[i] - values[i]) <= bound * 1.001 + 1e-7,
                             "\(kind) element \(i): \(values[i]) decoded as \(decoded[i])")
                 }
             }
