@@ -40,12 +40,13 @@ final class LoopObject: TemplateObject {
         case "previtem": return index0 > 0 ? items[index0 - 1] : .undef("there is no previous item")
         case "nextitem": return index0 + 1 < n ? items[index0 + 1] : .undef("there is no next item")
         case "cycle":
-            return .callable(Callable("loop.cycle") { [unowned self] args, _ in
+            // Strong captures: a template may keep `loop.cycle` in a variable past the loop.
+            return .callable(Callable("loop.cycle") { [self] args, _ in
                 guard !args.isEmpty else { throw TemplateError(kind: .type, message: "no items for cycling given") }
                 return args[self.index0 % args.count]
             })
         case "changed":
-            return .callable(Callable("loop.changed") { [unowned self] args, _ in
+            return .callable(Callable("loop.changed") { [self] args, _ in
                 let v = Value.tuple(args)
                 if self.hasChanged, let last = self.lastChanged, valuesEqual(last, v) { return .bool(false) }
                 self.hasChanged = true
@@ -68,6 +69,8 @@ struct RenderEnvironment {
 final class Interpreter {
     let env: RenderEnvironment
     let globals: Scope
+    /// Nested macro calls; bounded so runaway recursion throws instead of overflowing the stack.
+    private var callDepth = 0
 
     init(env: RenderEnvironment, context: [String: Value]) {
         self.env = env
@@ -194,7 +197,13 @@ final class Interpreter {
     }
 
     private func makeMacro(_ def: MacroDef, _ defScope: Scope, caller: Callable?) -> Callable {
+        // Unowned: macros live in this interpreter's scopes and never outlive a render.
         Callable(def.name) { [unowned self] args, kwargs in
+            guard self.callDepth < 100 else {
+                throw TemplateError(kind: .type, message: "maximum macro recursion depth exceeded in \(def.name)")
+            }
+            self.callDepth += 1
+            defer { self.callDepth -= 1 }
             let s = Scope(parent: defScope)
             var kw = kwargs
             for (i, (name, dflt)) in def.params.enumerated() {

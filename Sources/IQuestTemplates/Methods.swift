@@ -200,7 +200,7 @@ extension Interpreter {
             case "ljust": return .string(s + String(repeating: fill, count: pad))
             case "rjust": return .string(String(repeating: fill, count: pad) + s)
             default:
-                // Python centers with the extra space on the right when pad is odd and width odd... exactly: left = pad/2 + (pad & width & 1)
+                // CPython's pad split: the odd extra space goes left only when width is odd too.
                 let left = pad / 2 + (pad & width & 1)
                 return .string(String(repeating: fill, count: left) + s + String(repeating: fill, count: pad - left))
             }

@@ -84,9 +84,9 @@ import Testing
         #expect(renderError("{% set l = [] %}{{ l.append(1) }}")?.kind == .security)
     }
 
-    @Test func breakAndContinueOutsideLoopAreHarmless() throws {
-        // Inside a loop they work; the parser accepts them anywhere (jinja2's loopcontrols does the same check at compile time only for loops).
-        let t = try ChatTemplate(source: "{% for i in [1, 2, 3] %}{% if i == 2 %}{% break %}{% endif %}{{ i }}{% endfor %}")
-        #expect(try t.render(context: [:]) == "1")
+    @Test func runawayMacroRecursionThrows() throws {
+        let e = try #require(renderError("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}\n{{ f(0) }}"))
+        #expect(e.kind == .type)
+        #expect(e.message.contains("recursion"))
     }
 }

@@ -2,7 +2,9 @@ import Foundation
 import IQuestTemplates
 import Testing
 
-/// Public value model and the transformers-style `apply` convenience.
+/// Public value model and the transformers-style `apply` convenience. The expected strings here were
+/// produced by transformers 5.24 `render_jinja_template` / jinja2 3.1.6 (Python's `json.dumps`,
+/// `datetime.strftime`) on the same inputs.
 @Suite struct ValueTests {
     @Test func jsonKeepsKeyOrderAndTypes() throws {
         let v = try TemplateValue(json: #"{"zeta": 1, "alpha": [true, null, 1.5, "s\u00e9\ud83d\ude80"], "mid": {"b": 2, "a": 1}}"#)
