@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "IQuestFormats", swiftSettings: fastMath),
         .target(name: "IQuestModels", dependencies: ["IQuestKernels", "IQuestFormats"], swiftSettings: fastMath),
         .target(name: "IQuestTokenizer", dependencies: ["IQuestFormats"]),
+        .target(name: "IQuestTemplates"),
         .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats"], swiftSettings: fastMath),
         .executableTarget(name: "iquest", dependencies: [
             "IQuestEngine",
@@ -45,6 +46,7 @@ let package = Package(
         .testTarget(name: "IQuestFormatsTests", dependencies: ["IQuestFormats"]),
         .testTarget(name: "IQuestTokenizerTests", dependencies: ["IQuestTokenizer", "IQuestFormats"]),
         .testTarget(name: "IQuestModelsTests", dependencies: ["IQuestModels", "IQuestFormats"]),
+        .testTarget(name: "IQuestTemplatesTests", dependencies: ["IQuestTemplates"]),
         .testTarget(name: "IQuestEngineTests", dependencies: ["IQuestEngine", "IQuestModels", "IQuestKernels", "IQuestFormats"]),
         .testTarget(name: "IQuestCLITests", dependencies: ["IQuestEngine"]),
     ]
