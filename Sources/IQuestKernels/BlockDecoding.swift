@@ -18,11 +18,21 @@ extension WeightKind {
     }
 }
 
-/// Decodes `count` elements (a multiple of 32) of one stored row into f32.
+/// Decodes `count` elements of one stored row into f32. Block kinds need a multiple of their
+/// block size; f32/f16/bf16 take any count (the C kernels do whole groups of 32, the tail is
+/// converted here).
 public func dequantizeRow(_ kind: WeightKind, _ src: UnsafeRawPointer, into dst: UnsafeMutablePointer<Float>, count: Int) {
-    if kind == .f32 {
+    switch kind {
+    case .f32:
         UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: count * 4)
-    } else {
+    case .f16, .bf16:
+        let whole = count / groupSize * groupSize
+        if whole > 0 { iq_decode_row(kind.cKind, src, dst, Int64(whole)) }
+        for i in whole..<count {
+            let bits = src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
+            dst[i] = kind == .f16 ? float16ToFloat(bits) : bfloat16ToFloat(bits)
+        }
+    default:
         iq_decode_row(kind.cKind, src, dst, Int64(count))
     }
 }
