@@ -28,13 +28,17 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(name: "IQuestCKernels", cSettings: [.unsafeFlags(cFlags)]),
         .target(name: "IQuestKernels", dependencies: ["IQuestCKernels"], swiftSettings: fastMath),
         .target(name: "IQuestFormats", swiftSettings: fastMath),
         .target(name: "IQuestModels", dependencies: ["IQuestKernels", "IQuestFormats"], swiftSettings: fastMath),
-        .target(name: "IQuestTokenizer", dependencies: ["IQuestFormats"]),
+        .target(name: "IQuestTokenizer", dependencies: [
+            "IQuestFormats",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .target(name: "IQuestTemplates"),
         .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats"], swiftSettings: fastMath),
         .executableTarget(name: "iquest", dependencies: [
