@@ -7,16 +7,21 @@ public struct StreamingDetokenizer: Sendable {
     private let tokenizer: any Tokenizer
     private let skipSpecialTokens: Bool
     private var pending: [UInt8] = []
+    private var previous: Int?
 
-    public init(tokenizer: any Tokenizer, skipSpecialTokens: Bool = false) {
+    /// `previousToken`: the last token before the stream (e.g. the prompt's), which decides whether
+    /// the first token's text depends on what precedes it (`Tokenizer.streamBytes`).
+    public init(tokenizer: any Tokenizer, skipSpecialTokens: Bool = false, previousToken: Int? = nil) {
         self.tokenizer = tokenizer
         self.skipSpecialTokens = skipSpecialTokens
+        self.previous = previousToken
     }
 
     /// The text that became complete with `id` (often empty or a whole word).
     public mutating func append(_ id: Int) -> String {
+        defer { previous = id }
         if skipSpecialTokens && tokenizer.isSpecial(id) { return "" }
-        return append(bytes: tokenizer.tokenBytes(id))
+        return append(bytes: tokenizer.streamBytes(id, after: previous))
     }
 
     /// Same as `append(_:)` for raw bytes.

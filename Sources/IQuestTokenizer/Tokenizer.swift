@@ -26,9 +26,15 @@ public protocol Tokenizer: Sendable {
     func tokenId(for piece: String) -> Int?
     /// The vocabulary entry of `id` as stored, or nil outside the vocabulary.
     func piece(for id: Int) -> String?
+    /// The bytes `id` adds to streamed text when it follows `previous` (nil: not known). Same as
+    /// `tokenBytes` except where decoding drops something by context, e.g. the dummy-prefix space
+    /// of the first SentencePiece piece after an added token.
+    func streamBytes(_ id: Int, after previous: Int?) -> [UInt8]
 }
 
 extension Tokenizer {
+    public func streamBytes(_ id: Int, after previous: Int?) -> [UInt8] { tokenBytes(id) }
+
     public func encode(_ text: String, addSpecialTokens: Bool) -> [Int] {
         encode(text, addSpecialTokens: addSpecialTokens, parseSpecial: addSpecialTokens)
     }

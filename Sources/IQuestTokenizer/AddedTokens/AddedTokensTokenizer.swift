@@ -111,6 +111,15 @@ public struct AddedTokensTokenizer: Tokenizer {
         return base.tokenBytes(id)
     }
 
+    /// After an added token the base tokenizer's first piece loses the space its decoding drops
+    /// (SentencePiece's dummy prefix: `<think>`, `▁\n` streams as `<think>\n`, as `decode` gives).
+    public func streamBytes(_ id: Int, after previous: Int?) -> [UInt8] {
+        let bytes = tokenBytes(id)
+        guard let previous, byId[previous] != nil, byId[id] == nil, bytes.first == 0x20,
+              base.decode([id], skipSpecialTokens: false).utf8.first != 0x20 else { return bytes }
+        return Array(bytes.dropFirst())
+    }
+
     public func isSpecial(_ id: Int) -> Bool {
         if let t = byId[id] { return t.special }
         return base.isSpecial(id)
