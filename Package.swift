@@ -40,10 +40,11 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "IQuestTemplates"),
-        .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats"], swiftSettings: fastMath),
+        .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats", "IQuestTemplates"], swiftSettings: fastMath),
         .executableTarget(name: "iquest", dependencies: [
             "IQuestEngine",
             "IQuestKernels",
+            "IQuestTemplates",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "IQuestKernelsTests", dependencies: ["IQuestKernels"]),

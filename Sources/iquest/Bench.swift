@@ -25,12 +25,13 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try failingCleanly {
-            let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads, progress: printError)
-            let model = loaded.model
+            let model = try LoadedModel.loadModel(path: modelOptions.model, threads: modelOptions.threads)
+            let path = modelOptions.model
+            let name = URL(fileURLWithPath: path).lastPathComponent
             guard nPrompt + nGen < model.contextLength else {
                 throw GenerationError("pp\(nPrompt) + tg\(nGen) exceeds the model's context of \(model.contextLength)")
             }
-            let size = (try? FileManager.default.attributesOfItem(atPath: loaded.path)[.size] as? Int) ?? 0
+            let size = modelBytes(path)
             print("| model | size | threads | test | t/s | median t/s |")
             print("| --- | ---: | ---: | ---: | ---: | ---: |")
             // Pseudo-random ids spread over the vocabulary, the same every run.
@@ -42,7 +43,7 @@ struct Bench: ParsableCommand {
                 let mean = rates.reduce(0, +) / Double(rates.count)
                 let sd = (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, rates.count - 1))).squareRoot()
                 let median = rates.sorted()[rates.count / 2]
-                print(String(format: "| %@ | %.1f MiB | %d | %@ | %.2f ± %.2f | %.2f |", loaded.name,
+                print(String(format: "| %@ | %.1f MiB | %d | %@ | %.2f ± %.2f | %.2f |", name,
                              Double(size) / 1_048_576, modelOptions.threads, test, mean, sd, median))
             }
             if nPrompt > 0 {
@@ -80,4 +81,14 @@ func argmax(_ values: [Float]) -> Int {
     var best = 0
     for i in values.indices where values[i] > values[best] { best = i }
     return best
+}
+
+/// Bytes of a GGUF file, or of every file in a checkpoint directory.
+func modelBytes(_ path: String) -> Int {
+    let fm = FileManager.default
+    var isDirectory: ObjCBool = false
+    guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else { return 0 }
+    guard isDirectory.boolValue else { return (try? fm.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+    let names = (try? fm.contentsOfDirectory(atPath: path)) ?? []
+    return names.reduce(0) { $0 + ((try? fm.attributesOfItem(atPath: path + "/" + $1)[.size] as? Int) ?? 0) }
 }

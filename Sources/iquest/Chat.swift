@@ -35,10 +35,10 @@ struct Chat: ParsableCommand {
                     continue
                 }
                 messages.append(ChatMessage(role: "user", content: line))
-                let prompt = loaded.chatFormat.prompt(for: messages)
-                let ids = loaded.tokenizer.encode(prompt, addSpecialTokens: true, parseSpecial: true)
                 var answer = ""
                 do {
+                    let prompt = try loaded.chatFormat.prompt(for: messages)
+                    let ids = loaded.tokenizer.encode(prompt, addSpecialTokens: true, parseSpecial: true)
                     let stats = try generator.generate(
                         GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens)) { token in
                         answer += token.text

@@ -92,7 +92,7 @@ struct Generate: ParsableCommand {
         }
         let text = prompt ?? ""
         if chat {
-            let rendered = loaded.chatFormat.prompt(for: [ChatMessage(role: "user", content: text)])
+            let rendered = try loaded.chatFormat.prompt(for: [ChatMessage(role: "user", content: text)])
             return loaded.tokenizer.encode(rendered, addSpecialTokens: true, parseSpecial: true)
         }
         return loaded.tokenizer.encode(text, addSpecialTokens: true, parseSpecial: false)

@@ -6,7 +6,7 @@ struct IQuest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iquest",
         abstract: "Run IQuest-Coder-V1 and other Llama-family models on the CPU.",
-        subcommands: [Generate.self, Chat.self, Tokenize.self, Bench.self, Quantize.self])
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Template.self, Bench.self, Quantize.self])
 }
 
 /// Options every command that loads a model takes.

@@ -31,24 +31,41 @@ public final class LoadedModel {
         self.stopTokenIds = stopTokenIds
     }
 
-    /// Opens a GGUF file: checks the path, parses and validates the header (memory-mapped, no
-    /// weight is read), then builds the model and tokenizer. `progress` receives short status
-    /// lines for the CLI to show on stderr.
+    /// Opens a GGUF file or a Hugging Face checkpoint directory. Paths are checked first; headers
+    /// and configs are validated before any weight is touched (weights are memory-mapped, not
+    /// read). `progress` receives short status lines for the CLI to show on stderr.
     public static func load(path: String, threads: Int, progress: (String) -> Void = { _ in }) throws -> LoadedModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw LoadError("\(path): no such file")
-        }
-        if isDirectory.boolValue {
-            throw LoadError("\(path): is a directory; pass a .gguf model file")
+            throw LoadError("\(path): no such file or directory")
         }
         let started = Date()
-        let file: GGUFFile
-        do {
-            file = try GGUFFile(path: path)
-        } catch {
-            throw LoadError(error.description)
+        let loaded = isDirectory.boolValue
+            ? try loadDirectory(path, threads: threads)
+            : try loadGGUF(path, threads: threads)
+        let elapsed = Date().timeIntervalSince(started)
+        if elapsed > 0.5 { progress(String(format: "loaded %@ in %.1f s", loaded.name, elapsed)) }
+        return loaded
+    }
+
+    /// Only the model, for commands that feed token ids (bench): works on checkpoints that ship
+    /// no tokenizer.
+    public static func loadModel(path: String, threads: Int) throws -> any LanguageModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw LoadError("\(path): no such file or directory")
         }
+        let pool = ComputePool(threads: threads)
+        if isDirectory.boolValue { return try ModelRegistry.load(directory: path, pool: pool) }
+        return try ModelRegistry.load(gguf: openGGUF(path), pool: pool)
+    }
+
+    private static func openGGUF(_ path: String) throws -> GGUFFile {
+        do { return try GGUFFile(path: path) } catch { throw LoadError(error.description) }
+    }
+
+    private static func loadGGUF(_ path: String, threads: Int) throws -> LoadedModel {
+        let file = try openGGUF(path)
         let model = try ModelRegistry.load(gguf: file, pool: ComputePool(threads: threads))
         let tokenizer: any Tokenizer
         do {
@@ -56,13 +73,52 @@ public final class LoadedModel {
         } catch {
             throw LoadError("\(path): cannot build the tokenizer: \(error.description)")
         }
-        let template = file.metadata["tokenizer.chat_template"]?.stringValue
-        let chat = ChatFormat(template: template, tokenizer: tokenizer)
-        var stops = Set(tokenizer.eosTokenIds)
-        if let end = chat.endOfTurnTokenId { stops.insert(end) }
+        let chat = try chatFormat(file.metadata["tokenizer.chat_template"]?.stringValue, tokenizer, path)
         let name = file.metadata["general.name"]?.stringValue ?? URL(fileURLWithPath: path).lastPathComponent
-        let elapsed = Date().timeIntervalSince(started)
-        if elapsed > 0.5 { progress(String(format: "loaded %@ in %.1f s", name, elapsed)) }
-        return LoadedModel(path: path, name: name, model: model, tokenizer: tokenizer, chatFormat: chat, stopTokenIds: stops)
+        return LoadedModel(path: path, name: name, model: model, tokenizer: tokenizer, chatFormat: chat,
+                           stopTokenIds: stopIds(tokenizer, chat, extra: []))
+    }
+
+    private static func loadDirectory(_ path: String, threads: Int) throws -> LoadedModel {
+        let model = try ModelRegistry.load(directory: path, pool: ComputePool(threads: threads))
+        let tokenizer: any Tokenizer
+        do {
+            tokenizer = try AddedTokensTokenizer.load(directory: path)
+        } catch {
+            throw LoadError("\(path): cannot build the tokenizer: \(error.description)")
+        }
+        let config = try HFConfig(directory: path)
+        let chat = try chatFormat(try directoryTemplate(path), tokenizer, path)
+        return LoadedModel(path: path, name: URL(fileURLWithPath: path).lastPathComponent, model: model,
+                           tokenizer: tokenizer, chatFormat: chat,
+                           stopTokenIds: stopIds(tokenizer, chat, extra: config.eosTokenIds))
+    }
+
+    /// `chat_template.jinja`, else tokenizer_config.json's `chat_template` (a string, or a list of
+    /// named templates of which "default" is used).
+    static func directoryTemplate(_ directory: String) throws -> String? {
+        let dir = URL(fileURLWithPath: directory)
+        let jinja = dir.appendingPathComponent("chat_template.jinja")
+        if FileManager.default.fileExists(atPath: jinja.path) {
+            return try String(contentsOf: jinja, encoding: .utf8)
+        }
+        let configURL = dir.appendingPathComponent("tokenizer_config.json")
+        guard let data = try? Data(contentsOf: configURL),
+              let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+        if let text = config["chat_template"] as? String { return text }
+        if let list = config["chat_template"] as? [[String: Any]] {
+            return list.first { $0["name"] as? String == "default" }?["template"] as? String
+        }
+        return nil
+    }
+
+    private static func chatFormat(_ template: String?, _ tokenizer: any Tokenizer, _ path: String) throws -> ChatFormat {
+        ChatFormat(template: template, tokenizer: tokenizer)
+    }
+
+    private static func stopIds(_ tokenizer: any Tokenizer, _ chat: ChatFormat, extra: [Int]) -> Set<Int> {
+        var stops = Set(tokenizer.eosTokenIds).union(extra)
+        if let end = chat.endOfTurnTokenId { stops.insert(end) }
+        return stops
     }
 }
