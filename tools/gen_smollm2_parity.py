@@ -105,7 +105,12 @@ def main() -> int:
 
     probe_ids = sorted(int(i) for i in np.random.default_rng(SEED).choice(vocab, size=N_PROBE, replace=False))
     records = []
-    for name, text in PROMPTS:
+    # The checkpoint's own chat template (what `iquest generate --chat` renders), as transformers
+    # applies it: SmolLM2's adds a default system turn.
+    templated = tok.apply_chat_template(
+        [{"role": "user", "content": "Write a Python function that returns the sum of a list."}],
+        tokenize=False, add_generation_prompt=True)
+    for name, text in PROMPTS + [("chat_template", templated)]:
         ids = tok.encode(text, add_special_tokens=True)
         assert ids == tok.encode(text, add_special_tokens=False), "expected no BOS/EOS to be added"
         assert tok.decode(ids) == text, "tokenizer does not round-trip the prompt"

@@ -155,13 +155,17 @@ import Testing
         }
     }
 
-    /// SmolLM2 (tools/fetch-assets.sh) answering a chat prompt greedily: the text is the start of
-    /// transformers' greedy answer for the same chat prompt (parity.json "chat_code").
+    /// SmolLM2 (tools/fetch-assets.sh) answering a chat prompt greedily: `--chat` renders the GGUF's
+    /// own template, and the text is the start of transformers' greedy answer for the prompt
+    /// transformers' apply_chat_template makes (parity.json "chat_template").
     @Test func smolLM2ChatGeneration() throws {
         let model = try CLIFixtures.cached("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
         let parity = try #require(CLIFixtures.json("smollm2/parity.json") as? [String: Any])
         let prompts = try #require(parity["prompts"] as? [[String: Any]])
-        let chatCode = try #require(prompts.first { $0["name"] as? String == "chat_code" })
+        let chatCode = try #require(prompts.first { $0["name"] as? String == "chat_template" })
+        let promptIds = try #require(chatCode["ids"] as? [Int])
+        let rendered = try runIQuest(["tokenize", "-m", model, "--parse-special", try #require(chatCode["text"] as? String)])
+        #expect(rendered.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == promptIds.map(String.init).joined(separator: " "))
         let referenceText = try #require(chatCode["greedy_text"] as? String)
         let r = try runIQuest(["generate", "-m", model, "--prompt", "Write a Python function that returns the sum of a list.",
                                "--chat", "--temperature", "0", "-n", "24", "-t", "2"])
