@@ -164,8 +164,11 @@ import Testing
         let prompts = try #require(parity["prompts"] as? [[String: Any]])
         let chatCode = try #require(prompts.first { $0["name"] as? String == "chat_template" })
         let promptIds = try #require(chatCode["ids"] as? [Int])
-        let rendered = try runIQuest(["tokenize", "-m", model, "--parse-special", try #require(chatCode["text"] as? String)])
-        #expect(rendered.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == promptIds.map(String.init).joined(separator: " "))
+        // The prompt --chat builds is token for token the one transformers rendered.
+        let json = try runIQuest(["generate", "-m", model, "--prompt", "Write a Python function that returns the sum of a list.",
+                                  "--chat", "--json", "--temperature", "0", "-n", "1", "-t", "2"])
+        let done = try #require(json.stdoutLines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any])
+        #expect(done["prompt_ids"] as? [Int] == promptIds, "\(json.summary)")
         let referenceText = try #require(chatCode["greedy_text"] as? String)
         let r = try runIQuest(["generate", "-m", model, "--prompt", "Write a Python function that returns the sum of a list.",
                                "--chat", "--temperature", "0", "-n", "24", "-t", "2"])
