@@ -36,7 +36,7 @@ public struct Generator {
         stats.promptTokens = prompt.count
         let cache = model.makeCache(capacity: contextLength)
         var sampler = Sampler(parameters: request.sampling)
-        var detokenizer = StreamingDetokenizer(tokenizer: loaded.tokenizer)
+        var detokenizer = StreamingDetokenizer(tokenizer: loaded.tokenizer, previousToken: prompt.last)
         var stopMatcher = StopStringMatcher(stops: request.stopStrings)
         var history = prompt
 
