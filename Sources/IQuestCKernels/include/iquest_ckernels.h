@@ -24,4 +24,11 @@ void iq_decode_row(int kind, const void *src, float *dst, int64_t n);
 // y[r] = dot(row r, x) for rows [0, rows): rows are row_bytes apart, each k elements (multiple of 32).
 void iq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const float *x, int64_t k, float *y);
 
+// A spin-wait hint (x86 `pause`) for the kernels' worker threads.
+static inline void iq_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #endif
