@@ -69,16 +69,7 @@ struct GGUFTensors: WeightSource {
         let data = file.data(for: t)
         guard let base = data.baseAddress else { return [] }
         var out = [Float](repeating: 0, count: count)
-        switch kind {
-        case .f32:
-            for i in 0..<count { out[i] = base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
-        case .f16:
-            for i in 0..<count { out[i] = float16ToFloat(base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
-        case .bf16:
-            for i in 0..<count { out[i] = bfloat16ToFloat(base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
-        default:
-            out.withUnsafeMutableBufferPointer { dequantizeRow(kind, base, into: $0.baseAddress!, count: count) }
-        }
+        out.withUnsafeMutableBufferPointer { dequantizeRow(kind, base, into: $0.baseAddress!, count: count) }
         return out
     }
 }

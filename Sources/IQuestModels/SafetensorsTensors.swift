@@ -16,13 +16,10 @@ struct SafetensorsTensors: WeightSource {
     }
 
     private func kind(_ info: SafetensorsTensorInfo) throws(ModelError) -> WeightKind {
-        switch info.dtype {
-        case .f32: return .f32
-        case .f16: return .f16
-        case .bf16: return .bf16
-        default:
+        guard let kind = info.dtype.weightKind else {
             throw ModelError("\(checkpoint.path(of: info.name) ?? checkpoint.directory): tensor '\(info.name)' has dtype \(info.dtype.rawValue); only F32, F16 and BF16 weights are supported")
         }
+        return kind
     }
 
     func matrix(_ name: String, rows: Int, columns: Int) throws(ModelError) -> WeightMatrix {
@@ -52,12 +49,20 @@ struct SafetensorsTensors: WeightSource {
         let count = shape.reduce(1, *)
         let k = try kind(t)
         guard let base = checkpoint.data(name)?.baseAddress else { return [] }
-        return (0..<count).map { i in
-            switch k {
-            case .f16: return float16ToFloat(base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-            case .bf16: return bfloat16ToFloat(base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-            default: return base.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
-            }
+        var out = [Float](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { dequantizeRow(k, base, into: $0.baseAddress!, count: count) }
+        return out
+    }
+}
+
+extension SafetensorsDType {
+    /// The kernels' encoding for this dtype, nil for dtypes weights cannot have.
+    public var weightKind: WeightKind? {
+        switch self {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        default: return nil
         }
     }
 }

@@ -81,12 +81,8 @@ struct HFConversionSource: ConversionSource {
             guard info.shape == shape else {
                 throw ModelError("\(checkpoint.path(of: name) ?? directory): tensor '\(name)' has shape \(info.shape), expected \(shape) from config.json")
             }
-            let kind: WeightKind
-            switch info.dtype {
-            case .f32: kind = .f32
-            case .f16: kind = .f16
-            case .bf16: kind = .bf16
-            default: throw ModelError("\(directory): tensor '\(name)' has dtype \(info.dtype.rawValue); only F32, F16 and BF16 can be converted")
+            guard let kind = info.dtype.weightKind else {
+                throw ModelError("\(directory): tensor '\(name)' has dtype \(info.dtype.rawValue); only F32, F16 and BF16 can be converted")
             }
             used.insert(name)
             return StoredRows(kind: kind, base: data, columns: shape.last ?? 0)
