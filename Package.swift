@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// Layering (one-way): IQuestCKernels → IQuestKernels → IQuestFormats → IQuestModels → IQuestTokenizer/IQuestEngine → iquest (CLI).
+// Layering (one-way): IQuestCKernels → IQuestKernels → IQuestFormats → IQuestModels → IQuestTokenizer/IQuestEngine
+// → IQuestServer (HTTP) → iquest (CLI).
 // Kernels know no file formats or models; formats know no models; models know no tokenizers,
 // sampling or HTTP.
 
@@ -29,6 +30,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(name: "IQuestCKernels", cSettings: [.unsafeFlags(cFlags)]),
@@ -41,8 +47,23 @@ let package = Package(
         ]),
         .target(name: "IQuestTemplates"),
         .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats", "IQuestTemplates"], swiftSettings: fastMath),
+        .target(name: "IQuestOutputParsing"),
+        .target(name: "IQuestServer", dependencies: [
+            "IQuestEngine",
+            "IQuestOutputParsing",
+            "IQuestTemplates",
+            "IQuestTokenizer",
+            "IQuestFormats",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .executableTarget(name: "iquest", dependencies: [
             "IQuestEngine",
+            "IQuestServer",
+            "IQuestOutputParsing",
             "IQuestKernels",
             "IQuestTemplates",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -54,5 +75,11 @@ let package = Package(
         .testTarget(name: "IQuestTemplatesTests", dependencies: ["IQuestTemplates"]),
         .testTarget(name: "IQuestEngineTests", dependencies: ["IQuestEngine", "IQuestModels", "IQuestKernels", "IQuestFormats"]),
         .testTarget(name: "IQuestCLITests", dependencies: ["IQuestEngine"]),
+        .testTarget(name: "IQuestOutputParsingTests", dependencies: ["IQuestOutputParsing"], exclude: ["Fixtures"]),
+        .testTarget(name: "IQuestServerTests", dependencies: [
+            "IQuestServer",
+            "IQuestEngine",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ]
 )

@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 
 @main
-struct IQuest: ParsableCommand {
+struct IQuest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iquest",
         abstract: "Run IQuest-Coder-V1 and other Llama-family models on the CPU.",
-        subcommands: [Generate.self, Chat.self, Tokenize.self, Template.self, Bench.self, Quantize.self])
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Template.self, Bench.self, Quantize.self, Serve.self])
 }
 
 /// Options every command that loads a model takes.

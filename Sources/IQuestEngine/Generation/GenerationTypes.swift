@@ -30,6 +30,13 @@ public struct GeneratedToken: Sendable {
     /// Present when the request asked for log-probabilities.
     public let logprob: Float?
     public let topLogprobs: [(id: Int, logprob: Float)]
+
+    public init(id: Int, text: String, logprob: Float?, topLogprobs: [(id: Int, logprob: Float)]) {
+        self.id = id
+        self.text = text
+        self.logprob = logprob
+        self.topLogprobs = topLogprobs
+    }
 }
 
 public enum FinishReason: String, Sendable {
@@ -37,6 +44,8 @@ public enum FinishReason: String, Sendable {
     case stop
     /// max tokens or the context was reached.
     case length
+    /// The caller stopped it (`onToken` returned false or `isCancelled` said so).
+    case cancelled
 }
 
 /// Counters for one generation.
@@ -46,6 +55,8 @@ public struct GenerationStats: Sendable {
     public var prefillSeconds = 0.0
     public var decodeSeconds = 0.0
     public var finishReason: FinishReason = .length
+
+    public init() {}
 
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
     /// Decode rate over the tokens produced by single-token steps (the first comes from prefill).

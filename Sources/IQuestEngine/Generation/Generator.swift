@@ -18,8 +18,11 @@ public struct Generator {
     }
 
     /// Streams tokens to `onToken`; returning false from it stops generation (client gone).
+    /// `isCancelled` is also asked between prefill chunks, so a long prompt stops within one
+    /// chunk's time (the finish reason is then `.cancelled`).
     @discardableResult
-    public func generate(_ request: GenerationRequest, onToken: (GeneratedToken) -> Bool) throws -> GenerationStats {
+    public func generate(_ request: GenerationRequest, isCancelled: () -> Bool = { false },
+                         onToken: (GeneratedToken) -> Bool) throws -> GenerationStats {
         try request.sampling.validate()
         let model = loaded.model
         let prompt = request.promptIds
@@ -44,6 +47,10 @@ public struct Generator {
         var logits: Logits?
         var offset = 0
         while offset < prompt.count {
+            if isCancelled() {
+                stats.finishReason = .cancelled
+                return stats
+            }
             let end = min(prompt.count, offset + prefillChunk)
             logits = try model.forward(Array(prompt[offset..<end]), cache: cache, logits: .last)
             offset = end
@@ -75,7 +82,10 @@ public struct Generator {
             }
             let lastStep = stats.generatedTokens == request.maxTokens || cache.count + 1 > contextLength
             let tail = lastStep ? stopMatcher.feed(detokenizer.finish()).emit + stopMatcher.flush() : ""
-            guard onToken(GeneratedToken(id: id, text: text + tail, logprob: logprob, topLogprobs: top)) else { break }
+            guard onToken(GeneratedToken(id: id, text: text + tail, logprob: logprob, topLogprobs: top)) else {
+                stats.finishReason = .cancelled
+                break
+            }
             if lastStep { break }
             current = try model.forward([id], cache: cache, logits: .last)
         }

@@ -1,0 +1,194 @@
+import IQuestTemplates
+
+/// A validated `POST /v1/chat/completions` body.
+struct ChatRequest {
+    enum ToolChoice: Equatable {
+        case none, auto, required
+        case function(String)
+    }
+
+    var model: String?
+    /// Messages as the chat template receives them (content flattened to a string; assistant
+    /// tool-call arguments parsed back into objects, as vLLM hands them to templates).
+    var messages: [TemplateValue]
+    var tools: [TemplateValue]
+    var toolChoice: ToolChoice
+    /// Function name → parameter name → JSON-schema type, for typing XML tool-call values.
+    var parameterTypes: [String: [String: String]]
+    var templateOptions: [String: TemplateValue]
+    var fields: SamplingFields
+    var logprobs: Bool
+    var topLogprobs: Int
+
+    static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool"]
+
+    init(_ body: JSONObject, defaults: SamplingDefaults) throws(OpenAIError) {
+        model = try body.string("model")
+        guard let rawMessages = try body.array("messages") else {
+            throw .invalid("'messages' is required", param: "messages")
+        }
+        guard !rawMessages.isEmpty else { throw .invalid("'messages' must not be empty", param: "messages") }
+        var messages: [TemplateValue] = []
+        for (i, raw) in rawMessages.enumerated() {
+            messages.append(try Self.message(JSONObject(raw, path: "messages[\(i)]")))
+        }
+        self.messages = messages
+
+        var tools: [TemplateValue] = []
+        var types: [String: [String: String]] = [:]
+        for (i, raw) in (try body.array("tools") ?? []).enumerated() {
+            let tool = try JSONObject(raw, path: "tools[\(i)]")
+            let kind = try tool.string("type") ?? "function"
+            guard kind == "function" else {
+                throw .invalid("'tools[\(i)].type' must be 'function'", param: "tools[\(i)].type")
+            }
+            guard let function = try tool.object("function"), let name = try function.string("name"), !name.isEmpty else {
+                throw .invalid("'tools[\(i)].function.name' is required", param: "tools[\(i)].function.name")
+            }
+            types[name] = Self.parameterTypes(function.value("parameters"))
+            tools.append(raw)
+        }
+        parameterTypes = types
+
+        switch body.value("tool_choice") {
+        case nil: toolChoice = tools.isEmpty ? .none : .auto
+        case .string("none")?: toolChoice = .none
+        case .string("auto")?: toolChoice = .auto
+        case .string("required")?: toolChoice = .required
+        case let v?:
+            let choice = try JSONObject(v, path: "tool_choice")
+            guard let name = try choice.object("function")?.string("name") else {
+                throw .invalid("'tool_choice' must be 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": …}}",
+                               param: "tool_choice")
+            }
+            guard types[name] != nil else {
+                throw .invalid("'tool_choice' names the function '\(name)', which is not in 'tools'", param: "tool_choice")
+            }
+            toolChoice = .function(name)
+        }
+        if toolChoice != .none && tools.isEmpty {
+            throw .invalid("'tool_choice' needs 'tools'", param: "tool_choice")
+        }
+        // A named choice offers the model only that function.
+        if case .function(let name) = toolChoice {
+            tools = tools.filter { tool in
+                if case .dictionary(let t) = tool, case .dictionary(let f)? = t["function"], case .string(name)? = f["name"] {
+                    return true
+                }
+                return false
+            }
+        }
+        self.tools = tools
+
+        var options: [String: TemplateValue] = [:]
+        if let kwargs = try body.object("chat_template_kwargs") {
+            for (key, value) in kwargs.fields.pairs { options[key] = value }
+        }
+        templateOptions = options
+        fields = try SamplingFields(body, defaults: defaults, maxTokensKeys: ["max_tokens", "max_completion_tokens"])
+        logprobs = try body.bool("logprobs") ?? false
+        topLogprobs = try body.int("top_logprobs", in: 0...20) ?? 0
+        if topLogprobs > 0 && !logprobs {
+            throw .invalid("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
+        }
+    }
+
+    /// One message, checked and normalized for the template.
+    private static func message(_ m: JSONObject) throws(OpenAIError) -> TemplateValue {
+        guard let role = try m.string("role") else { throw .invalid("'\(m.name("role"))' is required", param: m.name("role")) }
+        guard roles.contains(role) else {
+            throw .invalid("'\(m.name("role"))' is '\(role)'; expected one of system, developer, user, assistant, tool",
+                           param: m.name("role"))
+        }
+        var out = TemplateDictionary()
+        out["role"] = .string(role == "developer" ? "system" : role)
+        let content = try text(of: m)
+        let toolCalls = try m.array("tool_calls")
+        if content == nil && (role != "assistant" || toolCalls == nil) {
+            throw .invalid("'\(m.name("content"))' is required", param: m.name("content"))
+        }
+        out["content"] = .string(content ?? "")
+        if let name = try m.string("name") { out["name"] = .string(name) }
+        if role == "tool" {
+            guard let id = try m.string("tool_call_id") else {
+                throw .invalid("'\(m.name("tool_call_id"))' is required for tool messages", param: m.name("tool_call_id"))
+            }
+            out["tool_call_id"] = .string(id)
+        }
+        if role == "assistant" {
+            let reasoningContent = try m.string("reasoning_content")
+            let reasoningAlias = try m.string("reasoning")
+            if let reasoning = reasoningContent ?? reasoningAlias {
+                out["reasoning_content"] = .string(reasoning)
+            }
+            if let calls = toolCalls {
+                var normalized: [TemplateValue] = []
+                for (j, raw) in calls.enumerated() {
+                    normalized.append(try toolCall(JSONObject(raw, path: m.name("tool_calls[\(j)]"))))
+                }
+                out["tool_calls"] = .array(normalized)
+            }
+        }
+        return .dictionary(out)
+    }
+
+    /// `content` as a string, or the concatenated text parts of an array.
+    private static func text(of m: JSONObject) throws(OpenAIError) -> String? {
+        guard let value = m.value("content") else { return nil }
+        switch value {
+        case .string(let s): return s
+        case .array(let parts):
+            var text = ""
+            for (k, part) in parts.enumerated() {
+                let p = try JSONObject(part, path: m.name("content[\(k)]"))
+                guard try p.string("type") == "text", let t = try p.string("text") else {
+                    throw .invalid("'\(p.path)' must be a text part ({\"type\": \"text\", \"text\": …}); this model reads text only",
+                                   param: p.path)
+                }
+                text += t
+            }
+            return text
+        default:
+            throw .invalid("'\(m.name("content"))' must be a string or an array of text parts", param: m.name("content"))
+        }
+    }
+
+    private static func toolCall(_ c: JSONObject) throws(OpenAIError) -> TemplateValue {
+        guard let function = try c.object("function"), let name = try function.string("name") else {
+            throw .invalid("'\(c.name("function.name"))' is required", param: c.name("function.name"))
+        }
+        var f = TemplateDictionary()
+        f["name"] = .string(name)
+        switch function.value("arguments") {
+        case .string(let s)?:
+            // Templates print arguments with `tojson`; give them the object, as vLLM does.
+            if let parsed = try? TemplateValue(json: s), case .dictionary = parsed { f["arguments"] = parsed } else { f["arguments"] = .string(s) }
+        case let v?: f["arguments"] = v
+        case nil: f["arguments"] = .dictionary(TemplateDictionary())
+        }
+        var out = TemplateDictionary()
+        if let id = try c.string("id") { out["id"] = .string(id) }
+        out["type"] = .string("function")
+        out["function"] = .dictionary(f)
+        return .dictionary(out)
+    }
+
+    /// JSON-schema `type` of each top-level parameter (the first non-null one of a type list).
+    private static func parameterTypes(_ schema: TemplateValue?) -> [String: String] {
+        guard case .dictionary(let s)? = schema, case .dictionary(let props)? = s["properties"] else { return [:] }
+        var out: [String: String] = [:]
+        for (name, prop) in props.pairs {
+            guard case .dictionary(let p) = prop else { continue }
+            switch p["type"] {
+            case .string(let t)?: out[name] = t
+            case .array(let list)?:
+                for case .string(let t) in list where t != "null" {
+                    out[name] = t
+                    break
+                }
+            default: break
+            }
+        }
+        return out
+    }
+}

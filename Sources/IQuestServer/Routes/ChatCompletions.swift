@@ -1,0 +1,177 @@
+import Foundation
+import Hummingbird
+import IQuestEngine
+import IQuestOutputParsing
+import IQuestTemplates
+
+/// `POST /v1/chat/completions`.
+extension OpenAIRoutes {
+    /// How the model's output is split into content, reasoning and tool calls for this request.
+    struct OutputSetup {
+        var reasoning: Bool
+        var startsInReasoning: Bool
+        var toolSyntax: ToolCallSyntax?
+        var parameterTypes: [String: [String: String]]
+
+        func makeParser() -> ChatOutputParser {
+            ChatOutputParser(reasoning: reasoning, startsInReasoning: startsInReasoning, toolSyntax: toolSyntax,
+                             parameterTypes: parameterTypes)
+        }
+    }
+
+    func chatCompletions(_ request: Request, context: some RequestContext) async throws -> Response {
+        let model = try readyModel()
+        let chat = try ChatRequest(try await readJSON(request), defaults: model.samplingDefaults)
+        try checkModel(chat.model, model)
+        let useTools = chat.toolChoice != .none
+        let prompt: String
+        do {
+            prompt = try backend.renderChat(messages: chat.messages, tools: useTools ? chat.tools : nil, options: chat.templateOptions)
+        } catch let error as OpenAIError {
+            throw error
+        } catch {
+            throw OpenAIError.invalid("the model's chat template failed on these messages: \(error)", param: "messages")
+        }
+        let ids = try backend.tokenize(prompt, addSpecialTokens: true)
+        let maxTokens = try completionBudget(promptCount: ids.count, requested: chat.fields.maxTokens, model: model)
+        let setup = outputSetup(chat, model: model, prompt: prompt, useTools: useTools)
+        let base = GenerationRequest(promptIds: ids, sampling: chat.fields.sampling, maxTokens: maxTokens,
+                                     stopStrings: chat.fields.stop, logprobs: chat.logprobs, topLogprobs: chat.topLogprobs)
+        let id = OpenAIShapes.newID("chatcmpl-")
+        let created = Int(Date().timeIntervalSince1970)
+        if chat.fields.stream {
+            return streamChat(chat, base: base, setup: setup, id: id, created: created, model: model)
+        }
+        var choices: [JSONOut] = []
+        var completionTokens = 0
+        for index in 0..<chat.fields.n {
+            var request = base
+            request.sampling = sampling(base.sampling, choice: index)
+            let (tokens, stats) = try await collect(request)
+            completionTokens += stats.generatedTokens
+            choices.append(chatChoice(index: index, tokens: tokens, stats: stats, setup: setup, logprobs: chat.logprobs))
+        }
+        return jsonResponse([
+            "id": .string(id), "object": "chat.completion", "created": .int(created), "model": .string(model.id),
+            "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": .array(choices),
+            "usage": OpenAIShapes.usage(prompt: ids.count, completion: completionTokens),
+        ])
+    }
+
+    func outputSetup(_ chat: ChatRequest, model: ServedModel, prompt: String, useTools: Bool) -> OutputSetup {
+        let reasoning: Bool
+        switch configuration.reasoningParser {
+        case .auto: reasoning = OutputSyntaxDetection.usesThinkTags(chatTemplate: model.chatTemplate)
+        case .qwen3: reasoning = true
+        case .none: reasoning = false
+        }
+        var syntax: ToolCallSyntax?
+        if useTools {
+            switch configuration.toolCallParser {
+            case .auto: syntax = OutputSyntaxDetection.toolSyntax(chatTemplate: model.chatTemplate) ?? .hermes
+            case .syntax(let s): syntax = s
+            case .none: syntax = nil
+            }
+        }
+        return OutputSetup(reasoning: reasoning,
+                           startsInReasoning: reasoning && OutputSyntaxDetection.promptOpensReasoning(prompt),
+                           toolSyntax: syntax, parameterTypes: chat.parameterTypes)
+    }
+
+    private func chatChoice(index: Int, tokens: [GeneratedToken], stats: GenerationStats, setup: OutputSetup,
+                            logprobs: Bool) -> JSONOut {
+        let text = tokens.map(\.text).joined()
+        var content = ""
+        var reasoning = ""
+        var calls: [ParsedToolCall] = []
+        for delta in ChatOutputParser.parse(text, reasoning: setup.reasoning, startsInReasoning: setup.startsInReasoning,
+                                            toolSyntax: setup.toolSyntax, parameterTypes: setup.parameterTypes) {
+            switch delta {
+            case .content(let s): content += s
+            case .reasoning(let s): reasoning += s
+            case .toolCall(let c): calls.append(c)
+            }
+        }
+        var message: [(String, JSONOut)] = [("role", "assistant"),
+                                           ("content", calls.isEmpty || !content.isEmpty ? .string(content) : .null)]
+        if setup.reasoning {
+            let r: JSONOut = reasoning.isEmpty ? .null : .string(reasoning)
+            message += [("reasoning_content", r), ("reasoning", r)]
+        }
+        if !calls.isEmpty {
+            message.append(("tool_calls", .array(calls.map { OpenAIShapes.toolCall($0, index: nil) })))
+        }
+        let logprobsJSON: JSONOut = logprobs
+            ? ["content": .array(tokens.map { TokenLogprob($0, text: backend.tokenText).chatJSON })]
+            : .null
+        return ["index": .int(index), "message": .object(message), "logprobs": logprobsJSON,
+                "finish_reason": .string(OpenAIShapes.finishReason(stats.finishReason, toolCalls: !calls.isEmpty))]
+    }
+
+    private func streamChat(_ chat: ChatRequest, base: GenerationRequest, setup: OutputSetup, id: String, created: Int,
+                            model: ServedModel) -> Response {
+        let routes = self
+        let body = ResponseBody { writer in
+            func chunk(_ index: Int, delta: JSONOut, logprobs: JSONOut = .null, finish: JSONOut = .null) -> JSONOut {
+                ["id": .string(id), "object": "chat.completion.chunk", "created": .int(created), "model": .string(model.id),
+                 "system_fingerprint": .string(OpenAIShapes.systemFingerprint),
+                 "choices": [["index": .int(index), "delta": delta, "logprobs": logprobs, "finish_reason": finish]]]
+            }
+            var completionTokens = 0
+            for index in 0..<chat.fields.n {
+                var request = base
+                request.sampling = routes.sampling(base.sampling, choice: index)
+                try await writer.write(Self.sse(chunk(index, delta: ["role": "assistant", "content": ""])))
+                var parser = setup.makeParser()
+                var pendingLogprobs: [JSONOut] = []
+                var toolIndex = 0
+                var timing = LatencyTracker(metrics: routes.metrics)
+                func emit(_ deltas: [ChatOutputDelta]) async throws {
+                    for delta in deltas {
+                        let d: JSONOut
+                        switch delta {
+                        case .content(let s): d = ["content": .string(s)]
+                        case .reasoning(let s): d = ["reasoning_content": .string(s), "reasoning": .string(s)]
+                        case .toolCall(let c):
+                            d = ["tool_calls": [OpenAIShapes.toolCall(c, index: toolIndex)]]
+                            toolIndex += 1
+                        }
+                        let lp: JSONOut = chat.logprobs ? ["content": .array(pendingLogprobs)] : .null
+                        pendingLogprobs.removeAll()
+                        try await writer.write(Self.sse(chunk(index, delta: d, logprobs: lp)))
+                    }
+                }
+                var finished: GenerationStats?
+                for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval) {
+                    switch event {
+                    case .ping:
+                        try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                    case .generation(.started):
+                        break
+                    case .generation(.token(let token)):
+                        timing.token()
+                        if chat.logprobs { pendingLogprobs.append(TokenLogprob(token, text: routes.backend.tokenText).chatJSON) }
+                        try await emit(parser.feed(token.text))
+                    case .generation(.finished(let stats)):
+                        timing.finished(stats)
+                        finished = stats
+                    }
+                }
+                try await emit(parser.finish())
+                guard let stats = finished else { throw OpenAIError.server("the generation ended without a result") }
+                completionTokens += stats.generatedTokens
+                let reason = OpenAIShapes.finishReason(stats.finishReason, toolCalls: toolIndex > 0)
+                try await writer.write(Self.sse(chunk(index, delta: [:], finish: .string(reason))))
+            }
+            if chat.fields.includeUsage {
+                let usage: JSONOut = ["id": .string(id), "object": "chat.completion.chunk", "created": .int(created),
+                                      "model": .string(model.id), "system_fingerprint": .string(OpenAIShapes.systemFingerprint),
+                                      "choices": [], "usage": OpenAIShapes.usage(prompt: base.promptIds.count, completion: completionTokens)]
+                try await writer.write(Self.sse(usage))
+            }
+            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: Self.sseHeaders(), body: body)
+    }
+}

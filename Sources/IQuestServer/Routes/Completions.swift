@@ -1,0 +1,137 @@
+import Foundation
+import Hummingbird
+import IQuestEngine
+
+/// `POST /v1/completions` (the legacy text API).
+extension OpenAIRoutes {
+    func completions(_ request: Request, context: some RequestContext) async throws -> Response {
+        let model = try readyModel()
+        let body = try CompletionRequest(try await readJSON(request), defaults: model.samplingDefaults)
+        try checkModel(body.model, model)
+        if body.echo && body.logprobs != nil {
+            throw OpenAIError.invalid("'echo' together with 'logprobs' is not supported (prompt log-probabilities are not computed)",
+                                      param: "echo")
+        }
+        // Each prompt: its ids and the text `echo` repeats.
+        var prompts: [(ids: [Int], text: String)] = []
+        for prompt in body.prompts {
+            switch prompt {
+            case .text(var text):
+                if let suffix = body.suffix {
+                    guard let fim = model.fim else {
+                        throw OpenAIError.invalid("'suffix' needs a model with fill-in-the-middle tokens; this one has none", param: "suffix")
+                    }
+                    text = fim.prefix + text + fim.suffix + suffix + fim.middle
+                }
+                prompts.append((try backend.tokenize(text, addSpecialTokens: true), text))
+            case .ids(let ids):
+                if body.suffix != nil {
+                    throw OpenAIError.invalid("'suffix' works with text prompts only", param: "suffix")
+                }
+                // Detokenizing also rejects ids outside the vocabulary (400) before any stream starts.
+                let text = try backend.detokenize(ids)
+                prompts.append((ids, body.echo ? text : ""))
+            }
+        }
+        var requests: [GenerationRequest] = []
+        for p in prompts {
+            let budget = try completionBudget(promptCount: p.ids.count, requested: body.fields.maxTokens, model: model)
+            requests.append(GenerationRequest(promptIds: p.ids, sampling: body.fields.sampling, maxTokens: budget,
+                                              stopStrings: body.fields.stop, logprobs: body.logprobs != nil,
+                                              topLogprobs: body.logprobs ?? 0))
+        }
+        let id = OpenAIShapes.newID("cmpl-")
+        let created = Int(Date().timeIntervalSince1970)
+        let n = body.fields.n
+        let promptTokens = prompts.reduce(0) { $0 + $1.ids.count }
+        if body.fields.stream {
+            return streamCompletions(body, requests: requests, echoes: prompts.map { body.echo ? $0.text : "" },
+                                     id: id, created: created, model: model, promptTokens: promptTokens)
+        }
+        var choices: [JSONOut] = []
+        var completionTokens = 0
+        for (p, base) in requests.enumerated() {
+            for k in 0..<n {
+                var request = base
+                request.sampling = sampling(base.sampling, choice: k)
+                let (tokens, stats) = try await collect(request)
+                completionTokens += stats.generatedTokens
+                let echo = body.echo ? prompts[p].text : ""
+                let text = tokens.map(\.text).joined()
+                let lp: JSONOut = body.logprobs != nil ? legacyLogprobs(tokens, offset: echo.utf8.count) : .null
+                choices.append(["index": .int(p * n + k), "text": .string(echo + text), "logprobs": lp,
+                                "finish_reason": .string(OpenAIShapes.finishReason(stats.finishReason, toolCalls: false))])
+            }
+        }
+        return jsonResponse([
+            "id": .string(id), "object": "text_completion", "created": .int(created), "model": .string(model.id),
+            "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": .array(choices),
+            "usage": OpenAIShapes.usage(prompt: promptTokens * n, completion: completionTokens),
+        ])
+    }
+
+    /// The legacy `logprobs` object: parallel arrays plus byte offsets into the choice's text.
+    func legacyLogprobs(_ tokens: [GeneratedToken], offset start: Int) -> JSONOut {
+        var offset = start
+        var texts: [JSONOut] = [], lps: [JSONOut] = [], tops: [JSONOut] = [], offsets: [JSONOut] = []
+        for t in tokens {
+            let text = backend.tokenText(t.id)
+            texts.append(.string(text))
+            lps.append(.float(t.logprob ?? 0))
+            tops.append(.object(t.topLogprobs.map { (backend.tokenText($0.id), .float($0.logprob)) }))
+            offsets.append(.int(offset))
+            offset += t.text.utf8.count
+        }
+        return ["tokens": .array(texts), "token_logprobs": .array(lps), "top_logprobs": .array(tops), "text_offset": .array(offsets)]
+    }
+
+    private func streamCompletions(_ body: CompletionRequest, requests: [GenerationRequest], echoes: [String], id: String,
+                                   created: Int, model: ServedModel, promptTokens: Int) -> Response {
+        let routes = self
+        let n = body.fields.n
+        let stream = ResponseBody { writer in
+            func chunk(_ index: Int, text: String, logprobs: JSONOut = .null, finish: JSONOut = .null) -> JSONOut {
+                ["id": .string(id), "object": "text_completion", "created": .int(created), "model": .string(model.id),
+                 "system_fingerprint": .string(OpenAIShapes.systemFingerprint),
+                 "choices": [["index": .int(index), "text": .string(text), "logprobs": logprobs, "finish_reason": finish]]]
+            }
+            var completionTokens = 0
+            for (p, base) in requests.enumerated() {
+                for k in 0..<n {
+                    let index = p * n + k
+                    var request = base
+                    request.sampling = routes.sampling(base.sampling, choice: k)
+                    if !echoes[p].isEmpty { try await writer.write(Self.sse(chunk(index, text: echoes[p]))) }
+                    var timing = LatencyTracker(metrics: routes.metrics)
+                    var finished: GenerationStats?
+                    for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval) {
+                        switch event {
+                        case .ping: try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                        case .generation(.started): break
+                        case .generation(.token(let t)):
+                            timing.token()
+                            let lp: JSONOut = request.logprobs ? routes.legacyLogprobs([t], offset: 0) : .null
+                            if !t.text.isEmpty || request.logprobs { try await writer.write(Self.sse(chunk(index, text: t.text, logprobs: lp))) }
+                        case .generation(.finished(let stats)):
+                            timing.finished(stats)
+                            finished = stats
+                        }
+                    }
+                    guard let stats = finished else { throw OpenAIError.server("the generation ended without a result") }
+                    completionTokens += stats.generatedTokens
+                    let reason = OpenAIShapes.finishReason(stats.finishReason, toolCalls: false)
+                    try await writer.write(Self.sse(chunk(index, text: "", finish: .string(reason))))
+                }
+            }
+            if body.fields.includeUsage {
+                let usage: JSONOut = ["id": .string(id), "object": "text_completion", "created": .int(created), "model": .string(model.id),
+                                      "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": [],
+                                      "usage": OpenAIShapes.usage(prompt: promptTokens * n, completion: completionTokens)]
+                try await writer.write(Self.sse(usage))
+            }
+            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: Self.sseHeaders(), body: stream)
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IQuestEngine
+import IQuestOutputParsing
+import IQuestTemplates
+
+/// Shared state and steps of the OpenAI routes.
+struct OpenAIRoutes: Sendable {
+    let backend: any InferenceBackend
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+
+    /// The served model, or 503 while it loads.
+    func readyModel() throws -> ServedModel {
+        switch backend.state {
+        case .ready(let model): return model
+        case .loading(let progress): throw OpenAIError.unavailable("the model is still loading (\(progress))")
+        case .failed(let message): throw OpenAIError.unavailable("the model failed to load: \(message)")
+        }
+    }
+
+    /// The body as a JSON object: size-capped, UTF-8-checked, parsed keeping key order.
+    func readJSON(_ request: Request) async throws -> JSONObject {
+        var request = request
+        let buffer = try await request.collectBody(upTo: configuration.maxBodyBytes)
+        let bytes = Array(buffer.readableBytesView)
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw OpenAIError.invalid("the request body is not valid UTF-8")
+        }
+        let value: TemplateValue
+        do {
+            value = try TemplateValue(json: Data(bytes))
+        } catch {
+            throw OpenAIError.invalid("the request body is not valid JSON: \(error)")
+        }
+        return try JSONObject(value, path: "")
+    }
+
+    /// Checks the model name a request asked for (absent is fine).
+    func checkModel(_ name: String?, _ model: ServedModel) throws {
+        guard let name, name != model.id else { return }
+        throw OpenAIError.notFound("the model '\(name)' does not exist; this server serves '\(model.id)'", code: "model_not_found")
+    }
+
+    /// Completion tokens allowed after a prompt of `promptCount` tokens: the request's
+    /// max_tokens capped by what the context has left.
+    func completionBudget(promptCount: Int, requested: Int?, model: ServedModel) throws -> Int {
+        guard promptCount > 0 else { throw OpenAIError.invalid("the prompt is empty", param: "prompt") }
+        guard promptCount < model.contextLength else {
+            throw OpenAIError.invalid("the prompt has \(promptCount) tokens, but this model's context holds \(model.contextLength) "
+                                      + "(prompt plus completion); shorten the prompt", param: "messages", code: "context_length_exceeded")
+        }
+        let room = model.contextLength - promptCount
+        return min(requested ?? room, room)
+    }
+
+    /// Runs one generation to the end, recording latency metrics.
+    func collect(_ request: GenerationRequest) async throws -> (tokens: [GeneratedToken], stats: GenerationStats) {
+        var tokens: [GeneratedToken] = []
+        var timing = LatencyTracker(metrics: metrics)
+        for try await event in backend.generate(request) {
+            switch event {
+            case .started: break
+            case .token(let t):
+                timing.token()
+                tokens.append(t)
+            case .finished(let stats):
+                timing.finished(stats)
+                return (tokens, stats)
+            }
+        }
+        throw OpenAIError.server("the generation ended without a result")
+    }
+
+    /// Sampling for choice `index` of `n`: with a seed, each choice gets its own reproducible one.
+    func sampling(_ base: SamplingParameters, choice index: Int) -> SamplingParameters {
+        var s = base
+        if let seed = s.seed { s.seed = seed &+ UInt64(index) }
+        return s
+    }
+
+    func jsonResponse(_ value: JSONOut, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: value.text)))
+    }
+
+    static func sseHeaders() -> HTTPFields {
+        [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "keep-alive"]
+    }
+
+    static func sse(_ value: JSONOut) -> ByteBuffer { ByteBuffer(string: "data: \(value.text)\n\n") }
+}
+
+/// Time to first token and inter-token latency of one generation, into the metrics.
+struct LatencyTracker {
+    let metrics: ServerMetrics
+    let start = Date()
+    var last: Date?
+
+    init(metrics: ServerMetrics) { self.metrics = metrics }
+
+    mutating func token() {
+        let now = Date()
+        if let last {
+            metrics.recordInterTokenLatency(seconds: now.timeIntervalSince(last))
+        } else {
+            metrics.recordTimeToFirstToken(seconds: now.timeIntervalSince(start))
+        }
+        last = now
+    }
+
+    func finished(_ stats: GenerationStats) {
+        metrics.recordTokens(prompt: stats.promptTokens, generated: stats.generatedTokens)
+        metrics.recordFinished(reason: stats.finishReason.rawValue)
+        metrics.recordRequestLatency(seconds: Date().timeIntervalSince(start))
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IQuestEngine
+import NIOCore
+
+/// Outermost middleware: every failure leaves as OpenAI's error object (router 404s, oversized
+/// bodies and unexpected errors included), and every response is counted in `/metrics`.
+struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+    static var tooLarge: OpenAIError {
+        OpenAIError(status: .contentTooLarge, message: "the request body is larger than the server accepts",
+                    type: "invalid_request_error", param: nil, code: "body_too_large")
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let route = context.endpointPath ?? "unmatched"
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as OpenAIError {
+            response = try error.response(from: request, context: context)
+        } catch let error as GenerationError {
+            // Checks the engine makes on a request (ids outside the vocabulary, an empty prompt).
+            response = try OpenAIError.invalid(error.message).response(from: request, context: context)
+        } catch let error as SamplingParametersError {
+            response = try OpenAIError.invalid(error.message, param: error.parameter).response(from: request, context: context)
+        } catch is NIOTooManyBytesError {
+            response = try Self.tooLarge.response(from: request, context: context)
+        } catch let error as HTTPError {
+            let openAI: OpenAIError
+            switch error.status {
+            case .notFound:
+                openAI = .notFound("no route for \(request.method) \(request.uri.path)")
+            case .contentTooLarge:
+                openAI = Self.tooLarge
+            case .methodNotAllowed:
+                openAI = OpenAIError(status: .methodNotAllowed, message: "\(request.method) is not allowed on \(request.uri.path)",
+                                     type: "invalid_request_error", param: nil, code: nil)
+            default:
+                openAI = OpenAIError(status: error.status, message: error.body ?? error.status.reasonPhrase,
+                                     type: error.status.code < 500 ? "invalid_request_error" : "server_error", param: nil, code: nil)
+            }
+            response = try openAI.response(from: request, context: context)
+        } catch {
+            context.logger.error("request failed: \(error)")
+            response = try OpenAIError.server("internal error: \(error)").response(from: request, context: context)
+        }
+        metrics.recordResponse(route: route, method: request.method.rawValue, status: response.status.code)
+        return response
+    }
+}
+
+/// `Authorization: Bearer KEY` on every route except the public ones, compared in constant time.
+struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let key: [UInt8]
+    static var publicPaths: Set<String> { ["/health", "/v1/health", "/v1/models", "/models"] }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if Self.publicPaths.contains(request.uri.path) { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        let prefix = "Bearer "
+        guard header.hasPrefix(prefix), APIKeyCheck.equal(Array(header.dropFirst(prefix.count).utf8), key) else {
+            throw OpenAIError.unauthorized()
+        }
+        return try await next(request, context)
+    }
+}
+
+/// API key comparison whose time depends only on the lengths, never on where the first
+/// difference is.
+public enum APIKeyCheck {
+    public static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        let n = max(a.count, b.count)
+        for i in 0..<n {
+            let x = i < a.count ? a[i] : 0
+            let y = i < b.count ? b[i] : 0
+            difference |= x ^ y
+        }
+        return difference == 0
+    }
+}

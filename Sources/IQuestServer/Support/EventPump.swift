@@ -1,0 +1,36 @@
+import IQuestEngine
+
+/// What a streaming response waits on: the generation's next event, or a keep-alive tick.
+enum StreamEvent: Sendable {
+    case generation(GenerationEvent)
+    /// Nothing arrived for one ping interval (a long prefill, a queue): send an SSE comment so
+    /// proxies and clients keep the connection, and so a gone client is noticed.
+    case ping
+}
+
+/// Merges a generation with keep-alive ticks. Stopping the returned stream's consumption
+/// (the response writer failed: client gone) cancels the generation.
+func pumpEvents(_ source: AsyncThrowingStream<GenerationEvent, any Error>,
+                pingInterval: Duration) -> AsyncThrowingStream<StreamEvent, any Error> {
+    let (out, continuation) = AsyncThrowingStream<StreamEvent, any Error>.makeStream()
+    let forward = Task {
+        do {
+            for try await event in source { continuation.yield(.generation(event)) }
+            continuation.finish()
+        } catch {
+            continuation.finish(throwing: error)
+        }
+    }
+    let ticker = Task {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: pingInterval)
+            if Task.isCancelled { break }
+            continuation.yield(.ping)
+        }
+    }
+    continuation.onTermination = { _ in
+        forward.cancel()
+        ticker.cancel()
+    }
+    return out
+}

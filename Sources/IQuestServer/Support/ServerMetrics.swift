@@ -1,0 +1,66 @@
+import CoreMetrics
+import Foundation
+import Metrics
+import Prometheus
+
+/// The server's Prometheus metrics, recorded through swift-metrics into a registry of its own
+/// (not the process-wide bootstrap, so several servers in one test process stay apart).
+/// Names follow vLLM's (`vllm:prompt_tokens_total` → `iquest:prompt_tokens_total`).
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let promptTokens: CoreMetrics.Counter
+    private let generationTokens: CoreMetrics.Counter
+    private let timeToFirstToken: Metrics.Timer
+    private let interTokenLatency: Metrics.Timer
+    private let endToEnd: Metrics.Timer
+    private let running: CoreMetrics.Gauge
+    private let waiting: CoreMetrics.Gauge
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let latency: [Duration] = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80]
+            .map { .milliseconds(Int64($0 * 1000)) }
+        factory.defaultDurationHistogramBuckets = latency
+        self.factory = factory
+        promptTokens = CoreMetrics.Counter(label: "iquest:prompt_tokens_total", factory: factory)
+        generationTokens = CoreMetrics.Counter(label: "iquest:generation_tokens_total", factory: factory)
+        timeToFirstToken = Metrics.Timer(label: "iquest:time_to_first_token_seconds", factory: factory)
+        interTokenLatency = Metrics.Timer(label: "iquest:inter_token_latency_seconds", factory: factory)
+        endToEnd = Metrics.Timer(label: "iquest:e2e_request_latency_seconds", factory: factory)
+        running = CoreMetrics.Gauge(label: "iquest:num_requests_running", factory: factory)
+        waiting = CoreMetrics.Gauge(label: "iquest:num_requests_waiting", factory: factory)
+    }
+
+    /// One HTTP response, by route and status (`iquest:http_requests_total`).
+    public func recordResponse(route: String, method: String, status: Int) {
+        CoreMetrics.Counter(label: "iquest:http_requests_total",
+                dimensions: [("handler", route), ("method", method), ("status", String(status))], factory: factory)
+            .increment()
+    }
+
+    /// A finished generation (`iquest:request_success_total{finished_reason}`).
+    public func recordFinished(reason: String) {
+        CoreMetrics.Counter(label: "iquest:request_success_total", dimensions: [("finished_reason", reason)], factory: factory)
+            .increment()
+    }
+
+    public func recordTokens(prompt: Int, generated: Int) {
+        promptTokens.increment(by: prompt)
+        generationTokens.increment(by: generated)
+    }
+
+    public func recordTimeToFirstToken(seconds: Double) { timeToFirstToken.recordNanoseconds(Int64(seconds * 1e9)) }
+    public func recordInterTokenLatency(seconds: Double) { interTokenLatency.recordNanoseconds(Int64(seconds * 1e9)) }
+    public func recordRequestLatency(seconds: Double) { endToEnd.recordNanoseconds(Int64(seconds * 1e9)) }
+
+    /// Queue gauges, refreshed when `/metrics` is scraped.
+    public func updateQueue(waiting waitingCount: Int, running runningCount: Int) {
+        waiting.record(waitingCount)
+        running.record(runningCount)
+    }
+
+    /// Prometheus text exposition format.
+    public func exposition() -> String { registry.emitToString() }
+}

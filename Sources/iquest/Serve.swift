@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import IQuestOutputParsing
+import IQuestServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a model over an OpenAI-compatible HTTP API (chat, completions, models, tokenize, metrics).",
+        discussion: """
+        Routes: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics, \
+        POST /tokenize, POST /detokenize (each also without /v1). The server listens at once; /health \
+        answers 503 until the model is loaded. SIGINT/SIGTERM stop it gracefully.
+        """)
+
+    @Option(name: .shortAndLong, help: "GGUF file or HF checkpoint directory.")
+    var model: String
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one; the chosen port is printed).")
+    var port: Int = 8080
+    @Option(help: "Require 'Authorization: Bearer KEY' on every route but /health and /v1/models.")
+    var apiKey: String?
+    @Option(help: "Read the API key from this file (first line).")
+    var apiKeyFile: String?
+    @Option(help: "Model name clients use and see (default: the checkpoint's name).")
+    var servedModelName: String?
+    @Option(help: "Context length cap in tokens (default: the model's).")
+    var maxModelLen: Int?
+    @Option(help: "auto (from the chat template), qwen3 (<think> tags) or none.")
+    var reasoningParser: String = "auto"
+    @Option(help: "auto (from the chat template), hermes, qwen3_coder or none.")
+    var toolCallParser: String = "auto"
+    @Option(help: "Largest request body in bytes.")
+    var maxBodyBytes: Int = 8 << 20
+    @Option(name: .shortAndLong, help: "Threads for the kernels (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
+        if let maxModelLen, maxModelLen < 2 { throw ValidationError("--max-model-len must be at least 2") }
+        if apiKey != nil && apiKeyFile != nil { throw ValidationError("give --api-key or --api-key-file, not both") }
+        guard ServerConfiguration.ReasoningParser(rawValue: reasoningParser) != nil else {
+            throw ValidationError("--reasoning-parser must be auto, qwen3 or none")
+        }
+        guard toolParser != nil else { throw ValidationError("--tool-call-parser must be auto, hermes, qwen3_coder or none") }
+    }
+
+    private var toolParser: ServerConfiguration.ToolCallParser? {
+        switch toolCallParser {
+        case "auto": return .auto
+        case "none": return ServerConfiguration.ToolCallParser.none
+        default: return ToolCallSyntax(rawValue: toolCallParser).map { .syntax($0) }
+        }
+    }
+
+    func run() async throws {
+        var config = ServerConfiguration()
+        config.host = host
+        config.port = port
+        config.maxBodyBytes = maxBodyBytes
+        config.reasoningParser = ServerConfiguration.ReasoningParser(rawValue: reasoningParser) ?? .auto
+        config.toolCallParser = toolParser ?? .auto
+        config.apiKey = try failingCleanly { try resolvedAPIKey() }
+        guard FileManager.default.fileExists(atPath: model) else {
+            printError("error: \(model): no such file or directory")
+            throw ExitCode.failure
+        }
+        let backend = EngineBackend(path: model, threads: threads, servedName: servedModelName, maxModelLen: maxModelLen,
+                                    log: { printError($0) })
+        let host = self.host
+        let app = makeServerApplication(backend: backend, configuration: config) { port in
+            printError("listening on http://\(host):\(port)")
+        }
+        do {
+            try await app.runService()
+        } catch {
+            backend.shutdown()
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        backend.shutdown()
+        printError("server stopped")
+    }
+
+    private func resolvedAPIKey() throws -> String? {
+        if let apiKey {
+            guard !apiKey.isEmpty else { throw ValidationError("--api-key must not be empty") }
+            return apiKey
+        }
+        guard let apiKeyFile else { return nil }
+        let text: String
+        do { text = try String(contentsOfFile: apiKeyFile, encoding: .utf8) } catch {
+            throw ValidationError("cannot read --api-key-file \(apiKeyFile): \(error.localizedDescription)")
+        }
+        let key = text.split(whereSeparator: \.isNewline).first.map(String.init)?.trimmingCharacters(in: .whitespaces) ?? ""
+        guard !key.isEmpty else { throw ValidationError("--api-key-file \(apiKeyFile) holds no key") }
+        return key
+    }
+}

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Live test of `iquest serve`: starts the server on a real model and drives it with the official
+`openai` Python client (typed response models), curl and a raw socket.
+
+    tools/live_server_test.py --binary .build/release/iquest --model ~/.cache/iquest/smollm2/...gguf
+
+Each check prints one line; the exit status is 1 when any check failed. Run by tools/test.sh
+(through tools/live_server_test.sh, which creates the client's virtual environment).
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import openai
+
+KEY = "live-test-key"
+failures = []
+
+
+def check(name, condition, detail=""):
+    print(("ok   " if condition else "FAIL ") + name + ("" if condition else f": {detail}"), flush=True)
+    if not condition:
+        failures.append(name)
+
+
+def start_server(binary, model, threads):
+    proc = subprocess.Popen([binary, "serve", "-m", model, "--port", "0", "--api-key", KEY, "--threads", str(threads),
+                             "--served-model-name", "smollm2", "--max-model-len", "2048"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    port = None
+    lines = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"listening on http://[^:]+:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+            break
+    if port is None:
+        proc.kill()
+        sys.exit("server did not start:\n" + "".join(lines))
+    # Keep draining stderr so the server never blocks on a full pipe.
+    threading.Thread(target=lambda: [lines.append(l) for l in proc.stderr], daemon=True).start()
+    return proc, port, lines
+
+
+def curl(*args):
+    return subprocess.run(["curl", "-sS", *args], capture_output=True, text=True, timeout=120)
+
+
+def wait_healthy(base):
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        r = curl("-o", "/dev/null", "-w", "%{http_code}", f"{base}/health")
+        if r.stdout == "200":
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def raw_request(port, path, body: bytes, key=KEY):
+    """Sends a request on a raw socket and returns (status, body text)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer {key}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        s.sendall(head + body)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), rest.decode("utf-8", "replace")
+
+
+def metric(base, name):
+    text = curl("-H", f"Authorization: Bearer {KEY}", f"{base}/metrics").stdout
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name):
+            total += float(line.rsplit(" ", 1)[1])
+    return total, text
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    proc, port, log = start_server(args.binary, args.model, args.threads)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        check("health becomes 200 (curl)", wait_healthy(base), "".join(log[-5:]))
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0, timeout=120)
+        messages = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
+
+        models = client.models.list()
+        check("models.list typed", models.data[0].id == "smollm2", models)
+
+        chat = client.chat.completions.create(model="smollm2", messages=messages, max_tokens=24, temperature=0)
+        text = chat.choices[0].message.content or ""
+        check("chat non-streaming", chat.object == "chat.completion" and len(text) > 0 and chat.choices[0].finish_reason in ("stop", "length"),
+              chat)
+        check("chat usage", chat.usage.completion_tokens > 0 and chat.usage.total_tokens == chat.usage.prompt_tokens + chat.usage.completion_tokens,
+              chat.usage)
+
+        stream = client.chat.completions.create(model="smollm2", messages=messages, max_tokens=24, temperature=0, stream=True,
+                                                stream_options={"include_usage": True})
+        pieces, finish, usage, roles = [], None, None, []
+        for chunk in stream:
+            if chunk.usage:
+                usage = chunk.usage
+            for c in chunk.choices:
+                if c.delta.role:
+                    roles.append(c.delta.role)
+                if c.delta.content:
+                    pieces.append(c.delta.content)
+                if c.finish_reason:
+                    finish = c.finish_reason
+        check("chat streaming equals non-streaming (greedy)", "".join(pieces) == text, ("".join(pieces), text))
+        check("chat streaming role, finish, usage", roles == ["assistant"] and finish == chat.choices[0].finish_reason
+              and usage is not None and usage.completion_tokens == chat.usage.completion_tokens, (roles, finish, usage))
+
+        comp = client.completions.create(model="smollm2", prompt="def fibonacci(n):", max_tokens=16, temperature=0)
+        check("completions", comp.object == "text_completion" and len(comp.choices[0].text) > 0, comp)
+        stop = client.completions.create(model="smollm2", prompt="def fibonacci(n):", max_tokens=64, temperature=0, stop=["\n"])
+        check("stop string", "\n" not in stop.choices[0].text and stop.choices[0].finish_reason == "stop"
+              and comp.choices[0].text.startswith(stop.choices[0].text), stop)
+
+        sampled = [client.chat.completions.create(model="smollm2", messages=messages, max_tokens=24, temperature=1.0, seed=1234)
+                   .choices[0].message.content for _ in range(2)]
+        check("seed reproducibility", sampled[0] == sampled[1], sampled)
+
+        lp = client.chat.completions.create(model="smollm2", messages=messages, max_tokens=8, temperature=0, logprobs=True, top_logprobs=3)
+        content = lp.choices[0].logprobs.content
+        check("logprobs", len(content) == lp.usage.completion_tokens and all(
+            len(t.top_logprobs) == 3 and t.logprob <= 0 and abs(t.top_logprobs[0].logprob - t.logprob) < 1e-4 for t in content),
+            content[:2])
+
+        two = client.chat.completions.create(model="smollm2", messages=messages, max_tokens=8, temperature=0.8, n=2, seed=5)
+        check("n=2", [c.index for c in two.choices] == [0, 1], two)
+
+        try:
+            client.chat.completions.create(model="smollm2", messages=messages, temperature=7)
+            check("error: temperature out of range is 400", False, "no error")
+        except openai.BadRequestError as e:
+            check("error: temperature out of range is 400", e.status_code == 400 and e.body.get("param") == "temperature", e.body)
+        try:
+            client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "word " * 3000}])
+            check("error: prompt longer than the context is 400", False, "no error")
+        except openai.BadRequestError as e:
+            check("error: prompt longer than the context is 400", "2048" in e.message, e.message)
+        try:
+            openai.OpenAI(base_url=f"{base}/v1", api_key="wrong", max_retries=0).chat.completions.create(model="smollm2", messages=messages)
+            check("error: wrong API key is 401", False, "no error")
+        except openai.AuthenticationError as e:
+            check("error: wrong API key is 401", e.status_code == 401, e)
+
+        # SSE wire format with curl.
+        body = json.dumps({"model": "smollm2", "messages": messages, "max_tokens": 4, "stream": True})
+        r = curl("-N", "-H", f"Authorization: Bearer {KEY}", "-H", "Content-Type: application/json", "-d", body,
+                 f"{base}/v1/chat/completions")
+        blocks = [b for b in r.stdout.split("\n\n") if b]
+        check("SSE wire format (curl)", blocks and all(b.startswith("data: ") or b.startswith(":") for b in blocks)
+              and blocks[-1] == "data: [DONE]" and r.stdout.endswith("\n\n"), r.stdout[-300:])
+
+        # Bad input on raw sockets: the server answers and keeps serving.
+        status, text400 = raw_request(port, "/v1/chat/completions", b"{\"messages\": [")
+        check("malformed JSON is 400", status == 400 and "invalid_request_error" in text400, (status, text400))
+        status, _ = raw_request(port, "/v1/chat/completions", b"{\"messages\": [{\"role\": \"user\", \"content\": \"\xff\xfe\"}]}")
+        check("invalid UTF-8 is 400", status == 400, status)
+
+        # A client that disconnects mid-stream: the generation stops, the server keeps serving.
+        before, _ = metric(base, 'iquest:request_success_total{finished_reason="cancelled"}')
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+            payload = json.dumps({"model": "smollm2", "messages": messages, "max_tokens": 1500, "stream": True,
+                                  "temperature": 0.8, "min_p": 0}).encode()
+            s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       f"Authorization: Bearer {KEY}\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload)
+            got = b""
+            while got.count(b"data: ") < 3:
+                got += s.recv(4096)
+        deadline, after = time.time() + 30, before
+        while time.time() < deadline and after <= before:
+            time.sleep(0.2)
+            after, _ = metric(base, 'iquest:request_success_total{finished_reason="cancelled"}')
+        check("client disconnect cancels the generation", after == before + 1, (before, after))
+        again = client.chat.completions.create(model="smollm2", messages=messages, max_tokens=24, temperature=0)
+        check("serving after the disconnect", again.choices[0].message.content == text, again)
+
+        prom, text = metric(base, "iquest:prompt_tokens_total")
+        check("metrics (curl)", prom > 0 and "iquest:time_to_first_token_seconds_bucket" in text
+              and "iquest:http_requests_total" in text, text[:400])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = None
+        check("SIGTERM stops the server gracefully", code == 0, code)
+    if failures:
+        print(f"{len(failures)} live check(s) failed: {failures}")
+        sys.exit(1)
+    print("all live checks passed")
+
+
+if __name__ == "__main__":
+    main()
