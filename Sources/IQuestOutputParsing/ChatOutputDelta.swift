@@ -63,7 +63,7 @@ struct DeltaBuilder {
 
 extension [ChatOutputDelta] {
     /// Adjacent deltas of the same text kind merged (tool calls never merge), as `parse` returns.
-    func mergingAdjacentText() -> [ChatOutputDelta] {
+    public func mergingAdjacentText() -> [ChatOutputDelta] {
         var builder = DeltaBuilder()
         for delta in self {
             switch delta {

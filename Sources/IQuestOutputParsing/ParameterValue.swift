@@ -4,10 +4,10 @@ import Foundation
 // parser does: a value that does not fit its type stays a string rather than failing the call,
 // so nothing the model wrote is lost.
 
-enum ParameterValue {
+public enum ParameterValue {
     /// The template writes `<parameter=P>\nvalue\n</parameter>`; exactly one newline on each side
     /// belongs to the format, any further ones to the value.
-    static func strippingOneNewline(_ raw: String) -> String {
+    public static func strippingOneNewline(_ raw: String) -> String {
         // "\r\n" is one Character in Swift, so either form is one element to drop.
         var value = raw[...]
         if value.first == "\n" || value.first == "\r\n" { value = value.dropFirst() }
@@ -17,7 +17,7 @@ enum ParameterValue {
 
     /// The JSON text for `value`. Unknown parameters and `string` types are strings; `null`
     /// (any case) is JSON null for every non-string type, as in vLLM.
-    static func json(_ value: String, schemaType: String?) -> String {
+    public static func json(_ value: String, schemaType: String?) -> String {
         guard let type = schemaType?.lowercased(), !isStringType(type) else { return JSONText.quoted(value) }
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         if trimmed.lowercased() == "null" { return "null" }

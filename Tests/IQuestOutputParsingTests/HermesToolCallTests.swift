@@ -1,5 +1,5 @@
 import XCTest
-@testable import IQuestOutputParsing
+import IQuestOutputParsing
 
 // Hermes `<tool_call>{"name": …, "arguments": {…}}</tool_call>` (vLLM's hermes parser), with the
 // arguments object passed on verbatim. A `</tool_call>` inside a JSON string is part of the value.

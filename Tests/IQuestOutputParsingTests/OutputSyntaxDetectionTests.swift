@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import IQuestOutputParsing
+import IQuestOutputParsing
 
 // Parser choice from real chat templates (copied under Fixtures/, see its README) and the check
 // for a prompt that already opened `<think>`.

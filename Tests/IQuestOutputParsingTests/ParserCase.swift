@@ -1,5 +1,5 @@
 import XCTest
-@testable import IQuestOutputParsing
+import IQuestOutputParsing
 
 // A table row shared by the per-format tests and the streaming-split property test, so every text
 // the tables check is also checked split at every boundary.

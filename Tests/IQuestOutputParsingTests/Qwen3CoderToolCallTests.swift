@@ -1,5 +1,5 @@
 import XCTest
-@testable import IQuestOutputParsing
+import IQuestOutputParsing
 
 // Qwen3-Coder `<tool_call><function=…><parameter=…>` calls (vLLM's qwen3_coder parser): values typed
 // by the tool schema, one newline on each side of a value removed, compact JSON in parameter order.

@@ -1,5 +1,5 @@
 import XCTest
-@testable import IQuestOutputParsing
+import IQuestOutputParsing
 
 // `<think>…</think>` splitting (vLLM qwen3 / deepseek_r1 semantics), including the broken shapes
 // real models emit. Newlines right after a think tag and whitespace right before one are dropped.

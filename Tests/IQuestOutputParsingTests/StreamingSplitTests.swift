@@ -1,5 +1,5 @@
 import XCTest
-@testable import IQuestOutputParsing
+import IQuestOutputParsing
 
 // The property the server relies on: feeding a text in any pieces gives the same output as `parse`
 // on the whole text (after merging adjacent deltas of one kind). Checked for every table row at

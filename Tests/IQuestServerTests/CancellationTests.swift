@@ -1,6 +1,6 @@
 import Foundation
 import IQuestEngine
-@testable import IQuestServer
+import IQuestServer
 import XCTest
 
 /// A consumer that goes away (client disconnected) stops its generation and frees the engine.

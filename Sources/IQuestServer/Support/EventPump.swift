@@ -1,7 +1,7 @@
 import IQuestEngine
 
 /// What a streaming response waits on: the generation's next event, or a keep-alive tick.
-enum StreamEvent: Sendable {
+public enum StreamEvent: Sendable {
     case generation(GenerationEvent)
     /// Nothing arrived for one ping interval (a long prefill, a queue): send an SSE comment so
     /// proxies and clients keep the connection, and so a gone client is noticed.
@@ -10,7 +10,7 @@ enum StreamEvent: Sendable {
 
 /// Merges a generation with keep-alive ticks. Stopping the returned stream's consumption
 /// (the response writer failed: client gone) cancels the generation.
-func pumpEvents(_ source: AsyncThrowingStream<GenerationEvent, any Error>,
+public func pumpEvents(_ source: AsyncThrowingStream<GenerationEvent, any Error>,
                 pingInterval: Duration) -> AsyncThrowingStream<StreamEvent, any Error> {
     let (out, continuation) = AsyncThrowingStream<StreamEvent, any Error>.makeStream()
     let forward = Task {
