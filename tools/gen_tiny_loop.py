@@ -355,14 +355,15 @@ def perturbation_study(model: ref.LoopModel, ids) -> dict:
 
 def chat_prompt(model: ref.LoopModel, tok: "tiny_iquest.Tokenizer") -> dict:
     """The chat template (transformers' rendering) of one user message with the generation prompt,
-    its ids by the sentencepiece oracle + split rule, and the greedy continuation."""
+    its ids by the sentencepiece oracle + split rule, and the greedy continuation (ids and the oracle's
+    decode of them)."""
     messages = corpus.PROMPT_CHAT_MESSAGES
     text = tiny_iquest.render_template({"messages": messages, "add_generation_prompt": True})
     ids = tok.encode(text)
     gids, glogits, _ = greedy(model, ids)
     assert top2_margin(glogits) > MIN_GREEDY_MARGIN, top2_margin(glogits)
     return {"messages": messages, "text": text, "ids": ids, "greedy_ids": gids,
-            "greedy_min_top2_margin": top2_margin(glogits)}
+            "greedy_text": tok.decode(gids), "greedy_min_top2_margin": top2_margin(glogits)}
 
 
 def main() -> None:
