@@ -34,6 +34,8 @@ upcast exactly. Before anything is written out the script asserts:
     not tighter because transformers computes RMSNorm and the RoPE tables in float32 even in a double
     model: ~6e-7);
   - every wrong variant moves the last-position logits of the 11-token prompt by more than 1e-2;
+  - every greedy step of every prompt (and of the chat prompt) has a top-1/top-2 logit margin > 1e-3, so an
+    f32 engine (~1e-6 off) must reproduce the greedy ids exactly;
   - pass-2 keys/values outside the last query's window do not change its logits (exactly), inside do.
 Deterministic: fixed seed, no time stamps or paths in any file; a rerun rewrites identical bytes.
 """

@@ -93,6 +93,20 @@ import Testing
         for key in keys { #expect(b.metadata[key] == a.metadata[key], "\(key)") }
     }
 
+    /// A tokenizer model this engine does not implement stops the load with one sentence naming it.
+    @Test func unsupportedTokenizerModelIsRefusedByName() throws {
+        let scratch = try EngineTempDirectory()
+        let path = scratch.path("t5.gguf")
+        try copyGGUF(from: Self.converted("tiny-loop/hf", scratch), to: path,
+                     replacing: [GGUFTokenizerKey.model: .string("t5")])
+        #expect {
+            try LoadedModel.load(path: path, threads: 1)
+        } throws: { error in
+            (error as? LoadError)?.message == "\(path): cannot build the tokenizer: tokenizer.ggml.model is 't5'; "
+                + "supported: 'gpt2' (byte-level BPE), 'llama' (SentencePiece)."
+        }
+    }
+
     /// What the llama convention cannot carry is left out with a note; the weights still convert.
     @Test func checkpointsWithoutASentencePieceModelGetANote() throws {
         let scratch = try EngineTempDirectory()
