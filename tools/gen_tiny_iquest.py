@@ -307,7 +307,8 @@ def write_dense(d: Path, weights: dict[str, torch.Tensor], proto: bytes) -> None
     write_tokenizer_files(d, proto)
 
 
-def write_tokenizer_files(d: Path, proto: bytes) -> None:
+def write_tokenizer_files(d: Path, proto: bytes, model_max_length: int = MAX_POS) -> None:
+    """tokenizer.model, tokenizer_config.json, special_tokens_map.json (tools/gen_tiny_loop.py reuses it)."""
     (d / "tokenizer.model").write_bytes(proto)
     atd = added_tokens_decoder()
     specials_added = [c for c, s in ADDED if s]
@@ -328,7 +329,7 @@ def write_tokenizer_files(d: Path, proto: bytes) -> None:
         "eos_token": "<|im_end|>",
         "extra_special_tokens": {},
         "legacy": True,
-        "model_max_length": MAX_POS,
+        "model_max_length": model_max_length,
         "pad_token": "<PAD>",
         "sp_model_kwargs": {},
         "tokenizer_class": "IQuestCoderTokenizer",

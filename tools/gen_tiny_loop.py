@@ -10,12 +10,17 @@ Writes Tests/Fixtures/tiny-loop/:
                                 loop_num 2, loop_window_size 4, top-level rope_theta, explicit head_dim,
                                 NO bos_token_id, eos list, clip_qkv null, torch_dtype bfloat16
     generation_config.json      bos 1, eos list
+    tokenizer.model, tokenizer_config.json, special_tokens_map.json
+                                the tiny IQuest tokenizer of tools/gen_tiny_iquest.py (973 SentencePiece pieces +
+                                27 added tokens, chat template); vocab_size is that tokenizer's 1000
     model-00001-of-00002.safetensors   bf16: embed_tokens, layers 0-1, gate_projections 0-1
     model-00002-of-00002.safetensors   bf16: layer 2, gate_projections 2, model.norm, lm_head
     model.safetensors.index.json
   hf-relabelled/                the same files, except config.json says model_type "llama" while
                                 architectures still names IQuestLoopCoderForCausalLM: must run as Loop
-  expected.json                 reference logits etc. (schema in README.md next to it)
+  expected.json                 reference logits etc. (schema in README.md next to it), plus a "chat" prompt:
+                                the chat template rendered by transformers and tokenized by gen_tiny_iquest's
+                                sentencepiece oracle, with its greedy continuation
   README.md
 
 Reference: tools/loop_reference.py (numpy, float64, written from the spec), on the stored bf16 weights
@@ -29,6 +34,8 @@ upcast exactly. Before anything is written out the script asserts:
     not tighter because transformers computes RMSNorm and the RoPE tables in float32 even in a double
     model: ~6e-7);
   - every wrong variant moves the last-position logits of the 11-token prompt by more than 1e-2;
+  - every greedy step of every prompt (and of the chat prompt) has a top-1/top-2 logit margin > 1e-3, so an
+    f32 engine (~1e-6 off) must reproduce the greedy ids exactly;
   - pass-2 keys/values outside the last query's window do not change its logits (exactly), inside do.
 Deterministic: fixed seed, no time stamps or paths in any file; a rerun rewrites identical bytes.
 """
@@ -49,10 +56,12 @@ torch.set_num_threads(1)  # 2-core shared dev machines
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "Tests" / "Fixtures" / "tiny-loop"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gen_tiny_iquest as tiny_iquest  # noqa: E402  (its tokenizer, chat template rendering, split rule)
+import iquest_fixture_corpus as corpus  # noqa: E402
 import loop_reference as ref  # noqa: E402
 
-SEED = 20250415
-VOCAB = 320
+SEED = 20250416  # 20250415 left a greedy top-2 margin of 7.7e-5 once the vocabulary grew to 1000
+VOCAB = tiny_iquest.VOCAB  # 1000: the tiny IQuest tokenizer (973 SentencePiece pieces + 27 added tokens)
 HIDDEN = 64
 INTERMEDIATE = 160
 N_HEADS = 4
@@ -63,9 +72,10 @@ WINDOW = 4
 MAX_POS = 2048  # room for the engine's "ring stays at W after 1,000 decoded tokens" test
 ROPE_THETA = 500000.0
 RMS_EPS = 1e-5
-EOS = [2, 300, 305]
+EOS = tiny_iquest.EOS_IDS  # [2, 979 <|im_end|>, 984 <|endoftext|>]
 BOS = 1
 N_GREEDY = 24
+MIN_GREEDY_MARGIN = 1e-3  # top-1 minus top-2 logit at every greedy step of every prompt (asserted)
 PROMPT_LENGTHS = {"short": 3, "medium": 11, "long": 29}
 
 # init scales: large enough that attention is far from uniform and the gates spread over (0, 1)
@@ -152,7 +162,7 @@ def make_weights(rng: np.random.Generator) -> tuple[dict[str, torch.Tensor], dic
     return s1, s2
 
 
-def write_checkpoint(d: Path, shards, model_type: str) -> None:
+def write_checkpoint(d: Path, shards, model_type: str, proto: bytes) -> None:
     d.mkdir(parents=True, exist_ok=True)
     names = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
     weight_map, total = {}, 0
@@ -165,6 +175,7 @@ def write_checkpoint(d: Path, shards, model_type: str) -> None:
     (d / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
     (d / "config.json").write_text(json.dumps(config_json(model_type), indent=2) + "\n")
     (d / "generation_config.json").write_text(json.dumps(GENERATION_CONFIG, indent=2) + "\n")
+    tiny_iquest.write_tokenizer_files(d, proto, model_max_length=MAX_POS)
 
 
 def f32(a) -> list:
@@ -344,7 +355,24 @@ def perturbation_study(model: ref.LoopModel, ids) -> dict:
     }
 
 
+def chat_prompt(model: ref.LoopModel, tok: "tiny_iquest.Tokenizer") -> dict:
+    """The chat template (transformers' rendering) of one user message with the generation prompt,
+    its ids by the sentencepiece oracle + split rule, and the greedy continuation (ids and the oracle's
+    decode of them)."""
+    messages = corpus.PROMPT_CHAT_MESSAGES
+    text = tiny_iquest.render_template({"messages": messages, "add_generation_prompt": True})
+    ids = tok.encode(text)
+    gids, glogits, _ = greedy(model, ids)
+    assert top2_margin(glogits) > MIN_GREEDY_MARGIN, top2_margin(glogits)
+    return {"messages": messages, "text": text, "ids": ids, "greedy_ids": gids,
+            "greedy_text": tok.decode(gids), "greedy_min_top2_margin": top2_margin(glogits)}
+
+
 def main() -> None:
+    proto = tiny_iquest.train_tokenizer()
+    assert proto == (ROOT / "Tests" / "Fixtures" / "tiny-iquest" / "dense" / "tokenizer.model").read_bytes()
+    tokenizer = tiny_iquest.Tokenizer(proto)
+    assert tokenizer.sp.get_piece_size() + len(tiny_iquest.ADDED) == VOCAB
     rng = np.random.default_rng(SEED)
     shards = make_weights(rng)
     prompts = {name: [int(x) for x in rng.integers(3, VOCAB, size=L)] for name, L in PROMPT_LENGTHS.items()}
@@ -352,9 +380,10 @@ def main() -> None:
     for d in ("hf", "hf-relabelled"):  # README.md is kept (hand-written)
         if (OUT / d).exists():
             shutil.rmtree(OUT / d)
-    write_checkpoint(OUT / "hf", shards, "iquestloopcoder")
-    write_checkpoint(OUT / "hf-relabelled", shards, "llama")
-    for f in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"):
+    write_checkpoint(OUT / "hf", shards, "iquestloopcoder", proto)
+    write_checkpoint(OUT / "hf-relabelled", shards, "llama", proto)
+    for f in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "tokenizer.model",
+              "tokenizer_config.json", "special_tokens_map.json"):
         assert (OUT / "hf" / f).read_bytes() == (OUT / "hf-relabelled" / f).read_bytes()
 
     model = ref.load_hf(OUT / "hf")
@@ -378,6 +407,8 @@ def main() -> None:
         assert st.pass2_entries() == WINDOW
         margins[name] = {"prompt_logits_min_top2_margin": top2_margin(full),
                          "greedy_min_top2_margin": top2_margin(glogits)}
+        # greedy ids must survive an f32 engine's ~1e-6 rounding with room to spare
+        assert margins[name]["greedy_min_top2_margin"] > MIN_GREEDY_MARGIN, (name, margins[name])
         for i, g in enumerate(gates):
             all_gates[i].append(g)
         expected_prompts.append({
@@ -432,6 +463,7 @@ def main() -> None:
         "wrong_variants": {"prompt": "medium", "position": len(med) - 1, "correct_logits": f32(correct),
                            "variants": variants},
         "perturbation": perturbation_study(model, med),
+        "chat": chat_prompt(model, tokenizer),
         "gate_stats": gate_stats([np.concatenate(g) for g in all_gates]),
         "reference_agreement": {
             "description": "max abs diff of each path vs forward_full in float64 over prompt + greedy "
@@ -449,6 +481,8 @@ def main() -> None:
     print("variants:", {v["name"]: (round(v["max_abs_diff"], 4), v["argmax_same_as_correct"]) for v in variants})
     print("gates:", expected["gate_stats"])
     print("margins:", margins)
+    chat = expected["chat"]
+    print(f"chat: {len(chat['ids'])} prompt ids, greedy {chat['greedy_ids']}, min top2 margin {chat['greedy_min_top2_margin']:.4f}")
     print("perturbation:", json.dumps({k: expected["perturbation"][k] for k in ("reference_full_path", "reference_cache_path")}))
     for p in sorted(OUT.rglob("*")):
         if p.is_file():

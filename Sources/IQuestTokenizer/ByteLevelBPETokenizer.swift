@@ -23,7 +23,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 
     /// Token texts whose ids end generation even when the metadata names only EOS (llama.cpp's
     /// text-based end-of-generation detection, limited to the common chat-template markers).
-    private static let endOfTurnTexts: Set<String> = [
+    static let endOfTurnTexts: Set<String> = [
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
         "<|eom_id|>", "<EOT>", "<｜end▁of▁sentence｜>",
     ]

@@ -72,11 +72,14 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     case missingRequiredToken(flag: String, idKey: String)
     /// The GGUF reader's error, kept as text so this enum stays `Equatable` across modules.
     case gguf(String)
+    /// A SentencePiece vocabulary rebuilt from GGUF metadata failed validation (the message names
+    /// the token or key).
+    case sentencePiece(String)
 
     public var description: String {
         switch self {
         case .unsupportedModel(let m):
-            return "tokenizer.ggml.model is '\(m)'; only 'gpt2' (byte-level BPE) is supported."
+            return "tokenizer.ggml.model is '\(m)'; supported: 'gpt2' (byte-level BPE), 'llama' (SentencePiece)."
         case .unsupportedPreTokenizer(let p, let supported):
             return "tokenizer.ggml.pre is '\(p)', which is not supported; supported: \(supported.joined(separator: ", "))."
         case .emptyVocabulary:
@@ -95,7 +98,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
             return "\(key) is \(id), outside the vocabulary of \(size) tokens."
         case .missingRequiredToken(let flag, let idKey):
             return "\(flag) is true, but \(idKey) is not set."
-        case .gguf(let message):
+        case .gguf(let message), .sentencePiece(let message):
             return message
         }
     }

@@ -126,11 +126,18 @@ import Testing
         #expect(stats.hasSuffix("finish: stop"), "\(stats)")
     }
 
-    /// bench needs no tokenizer: the Loop fixture ships none.
+    /// bench needs no tokenizer: a copy of the Loop fixture without its tokenizer files.
     @Test func benchRunsOnALoopCheckpointWithoutTokenizer() throws {
-        let loop = try CLIFixtures.path("tiny-loop/hf")
-        #expect(!FileManager.default.fileExists(atPath: loop + "/tokenizer.model"))
-        #expect(!FileManager.default.fileExists(atPath: loop + "/tokenizer.json"))
+        let source = try CLIFixtures.path("tiny-loop/hf")
+        let tmp = try CLITempDirectory()
+        let loop = tmp.path("hf")
+        try FileManager.default.createDirectory(atPath: loop, withIntermediateDirectories: true)
+        let tokenizerFiles: Set = ["tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"]
+        for name in try FileManager.default.contentsOfDirectory(atPath: source) where !tokenizerFiles.contains(name) {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: loop + "/" + name)
+        }
+        let generate = try runIQuest(["generate", "-m", loop, "--prompt", "hello", "-n", "1", "-t", "1"])
+        #expect(generate.exitedNormally && generate.status != 0 && generate.stderr.contains("tokenizer"), "\(generate.summary)")
         let r = try runIQuest(["bench", "-m", loop, "-p", "16", "-n", "4", "-r", "1", "-t", "2"])
         #expect(r.status == 0, "\(r.summary)")
         let rows = r.stdoutLines.filter { $0.hasPrefix("| hf |") }

@@ -57,15 +57,19 @@ import Testing
 
     /// Every template-expected.json case: the rendered text byte for byte, and its ids.
     @Test func chatTemplateRendersEveryReferenceCase() throws {
-        let loaded = try LoadedModel.load(path: Self.dense(), threads: 1)
+        try Self.checkTemplateCases(LoadedModel.load(path: Self.dense(), threads: 1), label: "dense")
+    }
+
+    /// `loaded`'s chat template and tokenizer on every case of dense/template-expected.json.
+    static func checkTemplateCases(_ loaded: LoadedModel, label: String) throws {
         #expect(loaded.chatFormat.template != nil)
         let cases = try templateCases(Self.dense())
         #expect(cases.count >= 10)
         for c in cases {
             let text = try loaded.chatFormat.render(messages: c.messages, tools: c.tools,
                                                     addGenerationPrompt: c.addGenerationPrompt, options: c.kwargs)
-            #expect(Array(text.utf8) == Array(c.text.utf8), "case \(c.name):\n\(text)\n--- expected ---\n\(c.text)")
-            #expect(loaded.tokenizer.encode(c.text, addSpecialTokens: false, parseSpecial: true) == c.ids, "case \(c.name)")
+            #expect(Array(text.utf8) == Array(c.text.utf8), "\(label) case \(c.name):\n\(text)\n--- expected ---\n\(c.text)")
+            #expect(loaded.tokenizer.encode(c.text, addSpecialTokens: false, parseSpecial: true) == c.ids, "\(label) case \(c.name)")
         }
     }
 

@@ -34,6 +34,12 @@ import Testing
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/" + (
             FileManager.default.fileExists(atPath: directory + "/tokenizer-expected.json") ? "tokenizer-expected.json" : "expected.json"))))
         let t = try AddedTokensTokenizer.load(directory: directory)
+        check(t, expected: expected, addsBOS: addsBOS, label: directory)
+        return (t, expected)
+    }
+
+    /// `t` against every case of a directory's expected ids and decodings.
+    static func check(_ t: any Tokenizer, expected: Expected, addsBOS: Bool, label: String) {
         #expect(t.vocabularySize == expected.vocab_size)
         #expect(t.addBOS == addsBOS)
         #expect(expected.cases.count >= 40)
@@ -50,8 +56,7 @@ import Testing
                 failures.append("\(c.text.debugDescription): decoded (skip) \(t.decode(body, skipSpecialTokens: true).debugDescription) != \(c.decoded_skip_special_tokens.debugDescription)")
             }
         }
-        #expect(failures.isEmpty, "\(directory): \(failures.count) mismatches:\n\(failures.joined(separator: "\n"))")
-        return (t, expected)
+        #expect(failures.isEmpty, "\(label): \(failures.count) mismatches:\n\(failures.joined(separator: "\n"))")
     }
 
     @Test func iquestLikeDirectory() throws {

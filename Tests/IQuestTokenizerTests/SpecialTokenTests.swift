@@ -81,7 +81,8 @@ import Testing
         }
     }
 
-    /// llama-spm is a SentencePiece vocabulary (tokenizer.ggml.model = "llama").
+    /// llama-spm is a SentencePiece vocabulary (tokenizer.ggml.model = "llama"): the byte-level BPE
+    /// reader refuses it by name (`GGUFTokenizer.load` routes it to SentencePiece).
     @Test func nonGPT2ModelIsRejectedByName() throws {
         let url = try TestAssets.cached("llama-vocab/ggml-vocab-llama-spm.gguf")
         #expect(throws: TokenizerError.unsupportedModel("llama")) { try TestAssets.tokenizer(gguf: url) }

@@ -48,6 +48,17 @@ enum TestAssets {
         let expected: [Int]
     }
 
+    /// The cases of `vocab` that `tokenizer` encodes differently (add_special and parse_special off,
+    /// as test-tokenizer-0 runs), one line each; also expects the case count.
+    static func vectorFailures(_ tokenizer: any Tokenizer, vocab: String, count: Int = 46) throws -> [String] {
+        let cases = try vocabCases(vocab)
+        guard cases.count == count else { return ["\(vocab): \(cases.count) cases, expected \(count)"] }
+        return cases.compactMap { c in
+            let got = tokenizer.encode(c.text, addSpecialTokens: false, parseSpecial: false)
+            return got == c.expected ? nil : "case \(c.index) \(c.text.debugDescription): expected \(c.expected), got \(got)"
+        }
+    }
+
     /// Reads `ggml-vocab-<name>.gguf.inp/.out` the way llama.cpp's test-tokenizer-0 does:
     /// inputs separated by `\n__ggml_vocab_test__\n`, one line of ids per input.
     static func vocabCases(_ name: String) throws -> [VocabCase] {

@@ -5,7 +5,8 @@ import IQuestModels
 
 /// Reads an HF checkpoint directory (LlamaForCausalLM, IQuestCoderForCausalLM,
 /// IQuestLoopCoderForCausalLM) and lays it out as llama.cpp does: tensor names, Q/K rows
-/// permuted to adjacent-pair RoPE order, metadata keys under the architecture prefix.
+/// permuted to adjacent-pair RoPE order, metadata keys under the architecture prefix, and the
+/// tokenizer in llama.cpp's keys (`TokenizerCarryOver`).
 struct HFConversionSource: ConversionSource {
     let directory: String
     let config: HFConfig
@@ -13,7 +14,8 @@ struct HFConversionSource: ConversionSource {
     let checkpoint: SafetensorsCheckpoint
     let architecture: String
     let loopWindow: Int?
-    var notes: [String] = []
+    let tokenizer: TokenizerCarryOver
+    var notes: [String] { tokenizer.notes }
 
     static let loopClass = "IQuestLoopCoderForCausalLM"
 
@@ -34,10 +36,7 @@ struct HFConversionSource: ConversionSource {
             throw ModelError("\(config.path): 'loop_window_size' must be a positive integer")
         }
         do { checkpoint = try SafetensorsCheckpoint(directory: directory) } catch { throw ModelError(error.description) }
-        if !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("tokenizer.model")),
-           !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("tokenizer.json")) {
-            notes.append("the checkpoint has no tokenizer files; the GGUF carries none (prompts must be token ids)")
-        }
+        tokenizer = try TokenizerCarryOver(directory: directory, config: config, vocabularySize: model.vocabularySize)
     }
 
     func metadata(fileType: UInt32) -> [(String, GGUFValue)] {
@@ -66,7 +65,7 @@ struct HFConversionSource: ConversionSource {
             out.append(("\(a).loop_num", .uint32(2)))
             out.append(("\(a).loop_window_size", .uint32(UInt32(w))))
         }
-        return out
+        return out + tokenizer.metadata
     }
 
     func tensors(type: WeightKind) throws -> [PlannedTensor] {

@@ -69,11 +69,11 @@ public final class LoadedModel {
         let model = try ModelRegistry.load(gguf: file, pool: ComputePool(threads: threads))
         let tokenizer: any Tokenizer
         do {
-            tokenizer = try ByteLevelBPETokenizer(gguf: file)
+            tokenizer = try GGUFTokenizer.load(file)
         } catch {
             throw LoadError("\(path): cannot build the tokenizer: \(error.description)")
         }
-        let chat = try chatFormat(file.metadata["tokenizer.chat_template"]?.stringValue, tokenizer, path)
+        let chat = try chatFormat(file.metadata[GGUFTokenizerKey.chatTemplate]?.stringValue, tokenizer, path)
         let name = file.metadata["general.name"]?.stringValue ?? URL(fileURLWithPath: path).lastPathComponent
         return LoadedModel(path: path, name: name, model: model, tokenizer: tokenizer, chatFormat: chat,
                            stopTokenIds: stopIds(tokenizer, chat, extra: []))

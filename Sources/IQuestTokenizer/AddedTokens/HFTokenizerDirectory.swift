@@ -95,6 +95,18 @@ extension AddedTokensTokenizer {
         throw TokenizerLoadError(file: directory, "neither tokenizer.model nor tokenizer.json is in this directory.")
     }
 
+    /// A special-token field (`pad_token`, ...) of `tokenizer_config.json`, else of
+    /// `special_tokens_map.json`: its content, or nil when neither file names it.
+    public static func specialTokenContent(_ key: String, directory: String) throws(TokenizerLoadError) -> String? {
+        let dir = URL(fileURLWithPath: directory)
+        for name in ["tokenizer_config.json", "special_tokens_map.json"] {
+            let p = dir.appendingPathComponent(name).path
+            guard FileManager.default.fileExists(atPath: p) else { continue }
+            if let content = try JSONFile(path: p).tokenContent(key) { return content }
+        }
+        return nil
+    }
+
     /// `added_tokens_decoder`: `{"<id>": {"content": ..., "special": ..., "lstrip": ..., ...}}`.
     static func addedTokensDecoder(_ decoder: [String: Any], file: JSONFile) throws(TokenizerLoadError) -> [AddedToken] {
         var out: [AddedToken] = []

@@ -17,7 +17,7 @@ public struct SentencePieceTokenizer: Tokenizer {
     public let addBOS: Bool
     public let addEOS: Bool
 
-    private let model: SentencePieceModel
+    let model: SentencePieceModel
     private let unigram: SentencePieceUnigram?
     private let specials: SpecialTokenMatcher
     private let storage: [UInt8]

@@ -11,20 +11,9 @@ extension ByteLevelBPETokenizer {
             let model = try gguf.requireString("tokenizer.ggml.model")
             guard model == "gpt2" else { throw TokenizerError.unsupportedModel(model) }
             let tokens = try gguf.requireStringArray("tokenizer.ggml.tokens")
-            var types: [TokenType]?
-            if let raw = try gguf.intArray("tokenizer.ggml.token_type") {
-                guard raw.count == tokens.count else {
-                    throw TokenizerError.countMismatch(key: "tokenizer.ggml.token_type", count: raw.count,
-                                                       expected: tokens.count)
-                }
-                types = try raw.enumerated().map { (i, v) throws(TokenizerError) in
-                    guard let t = TokenType(rawValue: v) else { throw .invalidTokenType(index: i, value: v) }
-                    return t
-                }
-            }
             try self.init(
                 tokens: tokens,
-                tokenTypes: types,
+                tokenTypes: GGUFTokenizer.tokenTypes(gguf, count: tokens.count),
                 merges: gguf.requireStringArray("tokenizer.ggml.merges"),
                 preTokenizer: gguf.string("tokenizer.ggml.pre") ?? "default",
                 bosTokenId: gguf.int("tokenizer.ggml.bos_token_id"),
