@@ -37,6 +37,19 @@ final class ReasoningAndToolRouteTests: XCTestCase {
         }
     }
 
+    func testThinkingClosedInThePromptMeansNoReasoning() async throws {
+        let backend = ScriptedBackend(script: ["plain ", "answer"], model: model(thinkTemplate), promptSuffix: "<think>\n\n</think>\n\n")
+        try await withServer(backend) { client in
+            let r = try await client.post("/v1/chat/completions", json: chatBody(extra: #""stream": true"#))
+            let contents = try r.events().flatMap { e in
+                (e["choices"] as? [[String: Any]] ?? []).compactMap { ($0["delta"] as? [String: Any])?["content"] as? String }
+            }
+            // Streamed token by token, not held back waiting for a tag (whitespace that might precede
+            // a tag waits for the next token).
+            XCTAssertEqual(contents.filter { !$0.isEmpty }, ["plain", " answer"])
+        }
+    }
+
     func testReasoningParserNoneLeavesTagsInContent() async throws {
         let backend = ScriptedBackend(script: ["<think>", "x", "</think>", "y"], model: model(thinkTemplate))
         try await withServer(backend, configure: { $0.reasoningParser = .none }) { client in

@@ -59,12 +59,15 @@ extension OpenAIRoutes {
     }
 
     func outputSetup(_ chat: ChatRequest, model: ServedModel, prompt: String, useTools: Bool) -> OutputSetup {
-        let reasoning: Bool
+        var reasoning: Bool
         switch configuration.reasoningParser {
         case .auto: reasoning = OutputSyntaxDetection.usesThinkTags(chatTemplate: model.chatTemplate)
         case .qwen3: reasoning = true
         case .none: reasoning = false
         }
+        // Thinking switched off by the template (`enable_thinking: false` renders an empty,
+        // closed block): the answer is all content, streamed without waiting for a tag.
+        if prompt.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("</think>") { reasoning = false }
         var syntax: ToolCallSyntax?
         if useTools {
             switch configuration.toolCallParser {
@@ -142,20 +145,26 @@ extension OpenAIRoutes {
                     }
                 }
                 var finished: GenerationStats?
-                for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval) {
-                    switch event {
-                    case .ping:
-                        try await writer.write(ByteBuffer(string: ": ping\n\n"))
-                    case .generation(.started):
-                        break
-                    case .generation(.token(let token)):
-                        timing.token()
-                        if chat.logprobs { pendingLogprobs.append(TokenLogprob(token, text: routes.backend.tokenText).chatJSON) }
-                        try await emit(parser.feed(token.text))
-                    case .generation(.finished(let stats)):
-                        timing.finished(stats)
-                        finished = stats
+                do {
+                    for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval) {
+                        switch event {
+                        case .ping:
+                            try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                        case .generation(.started):
+                            break
+                        case .generation(.token(let token)):
+                            timing.token()
+                            if chat.logprobs { pendingLogprobs.append(TokenLogprob(token, text: routes.backend.tokenText).chatJSON) }
+                            try await emit(parser.feed(token.text))
+                        case .generation(.finished(let stats)):
+                            timing.finished(stats)
+                            finished = stats
+                        }
                     }
+                } catch {
+                    // Client gone (a write failed) or the generation failed: counted as aborted.
+                    if finished == nil { timing.aborted() }
+                    throw error
                 }
                 try await emit(parser.finish())
                 guard let stats = finished else { throw OpenAIError.server("the generation ended without a result") }

@@ -104,18 +104,24 @@ extension OpenAIRoutes {
                     if !echoes[p].isEmpty { try await writer.write(Self.sse(chunk(index, text: echoes[p]))) }
                     var timing = LatencyTracker(metrics: routes.metrics)
                     var finished: GenerationStats?
-                    for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval) {
-                        switch event {
-                        case .ping: try await writer.write(ByteBuffer(string: ": ping\n\n"))
-                        case .generation(.started): break
-                        case .generation(.token(let t)):
-                            timing.token()
-                            let lp: JSONOut = request.logprobs ? routes.legacyLogprobs([t], offset: 0) : .null
-                            if !t.text.isEmpty || request.logprobs { try await writer.write(Self.sse(chunk(index, text: t.text, logprobs: lp))) }
-                        case .generation(.finished(let stats)):
-                            timing.finished(stats)
-                            finished = stats
+                    do {
+                        for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval) {
+                            switch event {
+                            case .ping: try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                            case .generation(.started): break
+                            case .generation(.token(let t)):
+                                timing.token()
+                                let lp: JSONOut = request.logprobs ? routes.legacyLogprobs([t], offset: 0) : .null
+                                if !t.text.isEmpty || request.logprobs { try await writer.write(Self.sse(chunk(index, text: t.text, logprobs: lp))) }
+                            case .generation(.finished(let stats)):
+                                timing.finished(stats)
+                                finished = stats
+                            }
                         }
+                    } catch {
+                        // Client gone (a write failed) or the generation failed: counted as aborted.
+                        if finished == nil { timing.aborted() }
+                        throw error
                     }
                     guard let stats = finished else { throw OpenAIError.server("the generation ended without a result") }
                     completionTokens += stats.generatedTokens

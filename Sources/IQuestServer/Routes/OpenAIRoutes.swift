@@ -110,9 +110,12 @@ struct LatencyTracker {
         last = now
     }
 
+    /// The stream ended without a result (the client went away, or the generation failed).
+    func aborted() { metrics.recordFinished(.cancelled) }
+
     func finished(_ stats: GenerationStats) {
         metrics.recordTokens(prompt: stats.promptTokens, generated: stats.generatedTokens)
-        metrics.recordFinished(reason: stats.finishReason.rawValue)
+        metrics.recordFinished(stats.finishReason)
         metrics.recordRequestLatency(seconds: Date().timeIntervalSince(start))
     }
 }

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Foundation
+import IQuestEngine
 import Metrics
 import Prometheus
 
@@ -40,8 +41,15 @@ public final class ServerMetrics: Sendable {
             .increment()
     }
 
-    /// A finished generation (`iquest:request_success_total{finished_reason}`).
-    public func recordFinished(reason: String) {
+    /// A finished generation (`iquest:request_success_total{finished_reason}`), with vLLM's
+    /// reason labels: stop, length, abort (the client went away).
+    public func recordFinished(_ finish: FinishReason) {
+        let reason: String
+        switch finish {
+        case .stop: reason = "stop"
+        case .length: reason = "length"
+        case .cancelled: reason = "abort"
+        }
         CoreMetrics.Counter(label: "iquest:request_success_total", dimensions: [("finished_reason", reason)], factory: factory)
             .increment()
     }
