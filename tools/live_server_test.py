@@ -208,6 +208,23 @@ def main():
         stopped = time.time() - closed
         check("client disconnect stops the generation", after == before + 1 and running == 0 and stopped < 0.25 * full,
               (before, after, running, f"{stopped:.1f} s vs {full:.1f} s for the whole generation"))
+        # The same for a non-streaming request: the whitespace heartbeat notices the closed socket.
+        before = after
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+            payload = json.dumps({"model": "smollm2", "messages": messages, "max_tokens": 1500,
+                                  "temperature": 0.8, "min_p": 0}).encode()
+            s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       f"Authorization: Bearer {KEY}\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload)
+            s.recv(1024)  # the response head: the request is running
+        closed = time.time()
+        after, running = before, 1.0
+        while time.time() - closed < full and (after <= before or running > 0):
+            time.sleep(0.1)
+            after, _ = metric(base, 'iquest:request_success_total{finished_reason="abort"}')
+            running, _ = metric(base, "iquest:num_requests_running")
+        stopped = time.time() - closed
+        check("client disconnect stops a non-streaming generation", after == before + 1 and running == 0 and stopped < 0.25 * full,
+              (before, after, running, f"{stopped:.1f} s vs {full:.1f} s for the whole generation"))
         again = client.chat.completions.create(model="smollm2", messages=messages, max_tokens=24, temperature=0)
         check("serving after the disconnect", again.choices[0].message.content == text, again)
 

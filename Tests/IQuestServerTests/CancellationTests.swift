@@ -33,6 +33,17 @@ final class CancellationTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(pings, 2)
     }
 
+    func testNonStreamingResponsesSendWhitespaceHeartbeats() async throws {
+        let backend = ScriptedBackend(script: ["a", "b"], tokenDelay: .milliseconds(200))
+        try await withServer(backend, configure: { $0.heartbeatInterval = .milliseconds(40) }) { client in
+            let r = try await client.post("/v1/chat/completions", json: chatBody())
+            XCTAssertEqual(r.status, .ok)
+            XCTAssertTrue(r.text.hasPrefix("  "), "no heartbeat before the JSON: \(r.text.prefix(20))")
+            let choice = try XCTUnwrap((try r.json["choices"] as? [[String: Any]])?.first)
+            XCTAssertEqual((choice["message"] as? [String: Any])?["content"] as? String, "ab")
+        }
+    }
+
     /// The real engine on the tiny IQuest checkpoint: results equal the Generator's; a dropped
     /// request stops early and the next one runs.
     func testEngineBackendServesCancelsAndRecovers() async throws {

@@ -42,20 +42,25 @@ extension OpenAIRoutes {
         if chat.fields.stream {
             return streamChat(chat, base: base, setup: setup, id: id, created: created, model: model)
         }
-        var choices: [JSONOut] = []
-        var completionTokens = 0
-        for index in 0..<chat.fields.n {
-            var request = base
-            request.sampling = sampling(base.sampling, choice: index)
-            let (tokens, stats) = try await collect(request)
-            completionTokens += stats.generatedTokens
-            choices.append(chatChoice(index: index, tokens: tokens, stats: stats, setup: setup, logprobs: chat.logprobs))
+        let routes = self
+        let n = chat.fields.n
+        let promptCount = ids.count
+        return jsonResponse { writer in
+            var choices: [JSONOut] = []
+            var completionTokens = 0
+            for index in 0..<n {
+                var request = base
+                request.sampling = routes.sampling(base.sampling, choice: index)
+                let (tokens, stats) = try await routes.collect(request, heartbeat: &writer)
+                completionTokens += stats.generatedTokens
+                choices.append(routes.chatChoice(index: index, tokens: tokens, stats: stats, setup: setup, logprobs: chat.logprobs))
+            }
+            return [
+                "id": .string(id), "object": "chat.completion", "created": .int(created), "model": .string(model.id),
+                "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": .array(choices),
+                "usage": OpenAIShapes.usage(prompt: promptCount, completion: completionTokens),
+            ]
         }
-        return jsonResponse([
-            "id": .string(id), "object": "chat.completion", "created": .int(created), "model": .string(model.id),
-            "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": .array(choices),
-            "usage": OpenAIShapes.usage(prompt: ids.count, completion: completionTokens),
-        ])
     }
 
     func outputSetup(_ chat: ChatRequest, model: ServedModel, prompt: String, useTools: Bool) -> OutputSetup {
@@ -81,7 +86,7 @@ extension OpenAIRoutes {
                            toolSyntax: syntax, parameterTypes: chat.parameterTypes)
     }
 
-    private func chatChoice(index: Int, tokens: [GeneratedToken], stats: GenerationStats, setup: OutputSetup,
+    fileprivate func chatChoice(index: Int, tokens: [GeneratedToken], stats: GenerationStats, setup: OutputSetup,
                             logprobs: Bool) -> JSONOut {
         let text = tokens.map(\.text).joined()
         var content = ""

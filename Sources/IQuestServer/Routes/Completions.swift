@@ -48,26 +48,31 @@ extension OpenAIRoutes {
             return streamCompletions(body, requests: requests, echoes: prompts.map { body.echo ? $0.text : "" },
                                      id: id, created: created, model: model, promptTokens: promptTokens)
         }
-        var choices: [JSONOut] = []
-        var completionTokens = 0
-        for (p, base) in requests.enumerated() {
-            for k in 0..<n {
-                var request = base
-                request.sampling = sampling(base.sampling, choice: k)
-                let (tokens, stats) = try await collect(request)
-                completionTokens += stats.generatedTokens
-                let echo = body.echo ? prompts[p].text : ""
-                let text = tokens.map(\.text).joined()
-                let lp: JSONOut = body.logprobs != nil ? legacyLogprobs(tokens, offset: echo.utf8.count) : .null
-                choices.append(["index": .int(p * n + k), "text": .string(echo + text), "logprobs": lp,
-                                "finish_reason": .string(OpenAIShapes.finishReason(stats.finishReason, toolCalls: false))])
+        let routes = self
+        let echoes = prompts.map { body.echo ? $0.text : "" }
+        let wantLogprobs = body.logprobs != nil
+        let generations = requests
+        return jsonResponse { writer in
+            var choices: [JSONOut] = []
+            var completionTokens = 0
+            for (p, base) in generations.enumerated() {
+                for k in 0..<n {
+                    var request = base
+                    request.sampling = routes.sampling(base.sampling, choice: k)
+                    let (tokens, stats) = try await routes.collect(request, heartbeat: &writer)
+                    completionTokens += stats.generatedTokens
+                    let text = tokens.map(\.text).joined()
+                    let lp: JSONOut = wantLogprobs ? routes.legacyLogprobs(tokens, offset: echoes[p].utf8.count) : .null
+                    choices.append(["index": .int(p * n + k), "text": .string(echoes[p] + text), "logprobs": lp,
+                                    "finish_reason": .string(OpenAIShapes.finishReason(stats.finishReason, toolCalls: false))])
+                }
             }
+            return [
+                "id": .string(id), "object": "text_completion", "created": .int(created), "model": .string(model.id),
+                "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": .array(choices),
+                "usage": OpenAIShapes.usage(prompt: promptTokens * n, completion: completionTokens),
+            ]
         }
-        return jsonResponse([
-            "id": .string(id), "object": "text_completion", "created": .int(created), "model": .string(model.id),
-            "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": .array(choices),
-            "usage": OpenAIShapes.usage(prompt: promptTokens * n, completion: completionTokens),
-        ])
     }
 
     /// The legacy `logprobs` object: parallel arrays plus byte offsets into the choice's text.

@@ -55,22 +55,43 @@ struct OpenAIRoutes: Sendable {
         return min(requested ?? room, room)
     }
 
-    /// Runs one generation to the end, recording latency metrics.
-    func collect(_ request: GenerationRequest) async throws -> (tokens: [GeneratedToken], stats: GenerationStats) {
+    /// Runs one generation to the end, recording latency metrics. While it runs, a space is
+    /// written to `writer` every heartbeat interval (JSON allows leading whitespace): that keeps
+    /// proxies from timing out and makes a gone client fail the write, which cancels the
+    /// generation as it does for streams.
+    func collect(_ request: GenerationRequest,
+                 heartbeat writer: inout any ResponseBodyWriter) async throws -> (tokens: [GeneratedToken], stats: GenerationStats) {
         var tokens: [GeneratedToken] = []
         var timing = LatencyTracker(metrics: metrics)
-        for try await event in backend.generate(request) {
-            switch event {
-            case .started: break
-            case .token(let t):
-                timing.token()
-                tokens.append(t)
-            case .finished(let stats):
-                timing.finished(stats)
-                return (tokens, stats)
+        do {
+            for try await event in pumpEvents(backend.generate(request), pingInterval: configuration.heartbeatInterval) {
+                switch event {
+                case .ping: try await writer.write(ByteBuffer(string: " "))
+                case .generation(.started): break
+                case .generation(.token(let t)):
+                    timing.token()
+                    tokens.append(t)
+                case .generation(.finished(let stats)):
+                    timing.finished(stats)
+                    return (tokens, stats)
+                }
             }
+        } catch {
+            timing.aborted()
+            throw error
         }
+        timing.aborted()
         throw OpenAIError.server("the generation ended without a result")
+    }
+
+    /// A JSON response whose body is produced by `produce` while heartbeats go out (see `collect`).
+    /// Everything that can be refused with a 4xx must be checked before this is called.
+    func jsonResponse(producing produce: @escaping @Sendable (inout any ResponseBodyWriter) async throws -> JSONOut) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+            let value = try await produce(&writer)
+            try await writer.write(ByteBuffer(string: value.text))
+            try await writer.finish(nil)
+        })
     }
 
     /// Sampling for choice `index` of `n`: with a seed, each choice gets its own reproducible one.

@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 8 << 20
     /// SSE comment interval while a stream has nothing else to send.
     public var pingInterval: Duration = .seconds(5)
+    /// Whitespace interval while a non-streaming response is being generated.
+    public var heartbeatInterval: Duration = .seconds(1)
 
     public init() {}
 }
