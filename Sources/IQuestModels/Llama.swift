@@ -231,21 +231,24 @@ public final class LlamaModel: LanguageModel {
         set { layers.pool = newValue }
     }
 
-    public init(gguf: GGUFFile, architecture: String, pool: ComputePool) throws {
-        let config = try LlamaConfiguration(gguf: gguf, architecture: architecture)
-        let weights = try LlamaWeights(source: GGUFTensors(file: gguf), names: .gguf, config: config)
-        layers = LlamaLayers(config: config, weights: weights, pool: pool)
-        self.architecture = architecture
-        storage = gguf
+    public convenience init(gguf: GGUFFile, architecture: String, pool: ComputePool) throws {
+        try self.init(config: LlamaConfiguration(gguf: gguf, architecture: architecture), source: GGUFTensors(file: gguf),
+                      names: .gguf, architecture: architecture, pool: pool, storage: gguf)
     }
 
     /// From a Hugging Face checkpoint directory.
-    public init(hf hfConfig: HFConfig, checkpoint: SafetensorsCheckpoint, architecture: String, pool: ComputePool) throws {
-        let config = try LlamaConfiguration(hf: hfConfig)
-        let weights = try LlamaWeights(source: SafetensorsTensors(checkpoint: checkpoint), names: .huggingFace, config: config)
+    public convenience init(hf hfConfig: HFConfig, checkpoint: SafetensorsCheckpoint, architecture: String, pool: ComputePool) throws {
+        try self.init(config: LlamaConfiguration(hf: hfConfig), source: SafetensorsTensors(checkpoint: checkpoint),
+                      names: .huggingFace, architecture: architecture, pool: pool, storage: checkpoint)
+    }
+
+    /// Shared tail of every constructor; `storage` owns the memory the weights point into.
+    init(config: LlamaConfiguration, source: some WeightSource, names: LlamaTensorNames, architecture: String,
+         pool: ComputePool, storage: AnyObject) throws {
+        let weights = try LlamaWeights(source: source, names: names, config: config)
         layers = LlamaLayers(config: config, weights: weights, pool: pool)
         self.architecture = architecture
-        storage = checkpoint
+        self.storage = storage
     }
 
     public func makeCache(capacity: Int) -> any SequenceCache {

@@ -67,9 +67,9 @@ public final class LoopCoderModel: LanguageModel {
                       gatePrefix: { "blk.\($0).loop_gate." }, architecture: architecture, pool: pool, storage: gguf)
     }
 
-    /// Shared tail of both constructors: the Llama weights plus every layer's gate
+    /// Shared tail of every constructor: the Llama weights plus every layer's gate
     /// (`<prefix>weight` [heads, headDim], `<prefix>bias` [heads]; a missing one is an error naming it).
-    private init(config: LlamaConfiguration, window: Int, source: some WeightSource, names: LlamaTensorNames,
+    init(config: LlamaConfiguration, window: Int, source: some WeightSource, names: LlamaTensorNames,
                  gatePrefix: (Int) -> String, architecture: String, pool: ComputePool, storage: AnyObject) throws {
         let weights = try LlamaWeights(source: source, names: names, config: config)
         gates = try (0..<config.layers).map { i in

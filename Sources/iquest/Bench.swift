@@ -1,16 +1,32 @@
 import ArgumentParser
 import Foundation
 import IQuestEngine
+import IQuestKernels
 import IQuestModels
 
 /// Prompt-processing and generation speed, printed like llama.cpp's llama-bench so figures can
 /// be compared side by side: `pp N` = one forward over N prompt tokens, `tg N` = N single-token
 /// decode steps after an empty context. Each test runs `--repetitions` times; the table shows
-/// mean ± standard deviation and the median.
+/// mean ± standard deviation and the median, then what the median achieves: GFLOP/s for pp
+/// (ForwardCost.flops), weight GB/s for tg and its share of the memory bandwidth measured by a
+/// read probe in the same run on the same threads.
+/// `--synthetic` builds an IQuest-shaped model with random weights in memory instead of loading
+/// a file, after checking it fits in MemAvailable.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure prefill and decode speed.")
 
-    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .shortAndLong, help: "Path to a GGUF model file or checkpoint directory.")
+    var model: String?
+    @Option(help: "Build a model of this shape with random weights instead of loading one: \(synthesizable).")
+    var synthetic: String?
+    @Option(help: "With --synthetic: the layer count (default: the model's).")
+    var layers: Int?
+    @Option(name: .customLong("type"), help: "With --synthetic: the matrices' type (q4_0, q4_1, q8_0, bf16, f16, f32).")
+    var type: String = "q4_0"
+    @Option(help: "With a Loop --synthetic shape: loop_window_size (default 8192).")
+    var loopWindow: Int?
+    @Option(name: .shortAndLong, help: "Threads for the kernels (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(name: [.customShort("p"), .long], help: "Prompt tokens for the prefill test (0 = skip).")
     var nPrompt: Int = 512
     @Option(name: [.customShort("n"), .long], help: "Tokens for the decode test (0 = skip).")
@@ -18,61 +34,151 @@ struct Bench: ParsableCommand {
     @Option(name: [.customShort("r"), .long], help: "Repetitions of each test.")
     var repetitions: Int = 3
 
+    static let synthesizable = SyntheticShape.presets.map(\.name).joined(separator: ", ")
+    static let probeBytes = 1 << 30
+
     func validate() throws {
         if nPrompt < 0 || nGen < 0 { throw ValidationError("-p and -n must not be negative") }
         if repetitions < 1 { throw ValidationError("-r must be at least 1") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        switch (model, synthetic) {
+        case (nil, nil): throw ValidationError("give a model (-m PATH) or a synthetic shape (--synthetic NAME)")
+        case (.some, .some): throw ValidationError("-m and --synthetic exclude each other")
+        case (.some, nil):
+            if layers != nil || loopWindow != nil { throw ValidationError("--layers and --loop-window apply to --synthetic only") }
+        case (nil, .some(let name)):
+            guard let shape = SyntheticShape.preset(named: name) else {
+                throw ValidationError("unknown --synthetic shape '\(name)' (known: \(Self.synthesizable))")
+            }
+            _ = try Self.weightKind(type)
+            if let layers, layers < 1 { throw ValidationError("--layers must be at least 1") }
+            if let loopWindow {
+                guard shape.isLoop else { throw ValidationError("--loop-window applies to a Loop shape only") }
+                guard loopWindow >= 1 else { throw ValidationError("--loop-window must be at least 1") }
+            }
+        }
+    }
+
+    static func weightKind(_ name: String) throws -> WeightKind {
+        switch name.lowercased() {
+        case "q4_0": return .q4_0
+        case "q4_1": return .q4_1
+        case "q8_0": return .q8_0
+        case "bf16": return .bf16
+        case "f16": return .f16
+        case "f32": return .f32
+        case "q4_k", "q4_k_m", "q4_k_s":
+            throw ValidationError("--type \(name): this engine has no Q4_K kernels yet; use q4_0, q4_1, q8_0, bf16, f16 or f32")
+        default:
+            throw ValidationError("--type \(name) is not a type the engine computes with (q4_0, q4_1, q8_0, bf16, f16, f32)")
+        }
     }
 
     func run() throws {
         try failingCleanly {
-            let model = try LoadedModel.loadModel(path: modelOptions.model, threads: modelOptions.threads)
-            let path = modelOptions.model
-            let name = URL(fileURLWithPath: path).lastPathComponent
-            guard nPrompt + nGen < model.contextLength else {
-                throw GenerationError("pp\(nPrompt) + tg\(nGen) exceeds the model's context of \(model.contextLength)")
+            let pool = ComputePool(threads: threads)
+            let loaded = try model.map { try (model: LoadedModel.loadModel(path: $0, threads: threads), name: URL(fileURLWithPath: $0).lastPathComponent, size: modelBytes($0)) }
+                ?? buildSynthetic(pool: pool)
+            try measure(loaded.model, name: loaded.name, size: loaded.size)
+        }
+    }
+
+    /// Checks the estimate against MemAvailable, then builds the weights (progress on stderr).
+    private func buildSynthetic(pool: ComputePool) throws -> (model: any LanguageModel, name: String, size: Int) {
+        var shape = SyntheticShape.preset(named: synthetic!)!
+        let kind = try Self.weightKind(type)
+        let preset = shape.layers
+        if let layers { shape.layers = layers }
+        if let loopWindow { shape.loopWindow = loopWindow }
+        let plan = SyntheticRunPlan(cacheTokens: max(nPrompt, nGen + 1, 2), chunkTokens: max(nPrompt, 1),
+                                    threads: threads, probeBytes: Self.probeBytes)
+        if let available = ProcessMemory.available(),
+           let refusal = shape.memoryRefusal(kind, plan: plan, available: available) {
+            throw GenerationError(refusal)
+        }
+        let name = "\(shape.name)\(shape.layers == preset ? "" : "/\(shape.layers)L") \(kind) (synthetic)"
+        let total = shape.weightBytes(kind)
+        printError(String(format: "building %@: %d layers%@, %.3f B parameters, %.2f GB of %@ weights",
+                          name, shape.layers, shape.isLoop ? " × 2 passes (window \(shape.loopWindow!))" : "",
+                          Double(shape.parameterCount) / 1e9, Double(total) / 1e9, "\(kind)"))
+        let start = Date()
+        var reported = 0
+        let weights = try SyntheticWeights(shape: shape, kind: kind, pool: pool) { done, all in
+            let tenth = done * 10 / all
+            guard tenth > reported else { return }
+            reported = tenth
+            printError(String(format: "  %3d%% (%.1f s)", tenth * 10, Date().timeIntervalSince(start)))
+        }
+        print(String(format: "%@: %d layers%@, %.3f B parameters, %.2f GB of weights (random, built in %.1f s)",
+                     name, shape.layers, shape.isLoop ? " × 2 passes, window \(shape.loopWindow!)" : "",
+                     Double(shape.parameterCount) / 1e9, Double(total) / 1e9, Date().timeIntervalSince(start)))
+        return (try weights.makeModel(pool: pool), name, weights.byteCount)
+    }
+
+    private func measure(_ model: any LanguageModel, name: String, size: Int) throws {
+        guard nPrompt + nGen < model.contextLength else {
+            throw GenerationError("pp\(nPrompt) + tg\(nGen) exceeds the model's context of \(model.contextLength)")
+        }
+        // Pseudo-random ids spread over the vocabulary, the same every run.
+        let vocab = model.vocabularySize
+        let ids = (0..<max(nPrompt, 1)).map { ($0 * 7919 + 13) % vocab }
+        // One untimed warm-up pass pages the weights in.
+        _ = try model.forward([ids[0]], cache: model.makeCache(capacity: 2), logits: .last)
+        // The probe's buffer is freed before the tests; the peak RSS printed is the tests'.
+        let probeSize = min(Self.probeBytes, (ProcessMemory.available() ?? Self.probeBytes * 4) / 4)
+        let probe = measureReadBandwidth(bytes: probeSize, passes: 5, pool: model.pool)
+        let peakIsReset = ProcessMemory.resetPeakResident()
+        print(String(format: "memory read bandwidth: %.1f GB/s (probe: %.2f GiB buffer, %d threads, median of %d passes: %@)",
+                     probe.median, Double(probe.bytes) / 1_073_741_824, probe.threads, probe.passes.count,
+                     probe.passes.map { String(format: "%.1f", $0) }.joined(separator: " ")))
+        let cost = (model as? ForwardCostReporting)?.forwardCost
+        print("| model | size | threads | test | t/s | median t/s | achieved | of probe |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        func row(_ test: String, _ rates: [Double], achieved: (Double) -> (String, String)) {
+            let mean = rates.reduce(0, +) / Double(rates.count)
+            let sd = (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, rates.count - 1))).squareRoot()
+            let median = rates.sorted()[rates.count / 2]
+            let (work, share) = achieved(median)
+            print(String(format: "| %@ | %.1f MiB | %d | %@ | %.2f ± %.2f | %.2f | %@ | %@ |", name,
+                         Double(size) / 1_048_576, model.pool.threads, test, mean, sd, median, work, share))
+        }
+        if nPrompt > 0 {
+            var rates: [Double] = []
+            for _ in 0..<repetitions {
+                let cache = model.makeCache(capacity: nPrompt)
+                let start = Date()
+                _ = try model.forward(ids, cache: cache, logits: .last)
+                rates.append(Double(nPrompt) / Date().timeIntervalSince(start))
             }
-            let size = modelBytes(path)
-            print("| model | size | threads | test | t/s | median t/s |")
-            print("| --- | ---: | ---: | ---: | ---: | ---: |")
-            // Pseudo-random ids spread over the vocabulary, the same every run.
-            let vocab = model.vocabularySize
-            let ids = (0..<max(nPrompt, 1)).map { ($0 * 7919 + 13) % vocab }
-            // One untimed warm-up pass pages the weights in.
-            _ = try model.forward([ids[0]], cache: model.makeCache(capacity: 2), logits: .last)
-            func row(_ test: String, _ rates: [Double]) {
-                let mean = rates.reduce(0, +) / Double(rates.count)
-                let sd = (rates.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, rates.count - 1))).squareRoot()
-                let median = rates.sorted()[rates.count / 2]
-                print(String(format: "| %@ | %.1f MiB | %d | %@ | %.2f ± %.2f | %.2f |", name,
-                             Double(size) / 1_048_576, modelOptions.threads, test, mean, sd, median))
+            let flops = cost?.flops(tokens: nPrompt, cached: 0, logitRows: 1)
+            row("pp\(nPrompt)", rates) { rate in
+                (flops.map { String(format: "%.1f GFLOP/s", $0 * rate / Double(nPrompt) / 1e9) } ?? "–", "–")
             }
-            if nPrompt > 0 {
-                var rates: [Double] = []
-                for _ in 0..<repetitions {
-                    let cache = model.makeCache(capacity: nPrompt)
-                    let start = Date()
-                    _ = try model.forward(ids, cache: cache, logits: .last)
-                    rates.append(Double(nPrompt) / Date().timeIntervalSince(start))
+        }
+        if nGen > 0 {
+            var rates: [Double] = []
+            for _ in 0..<repetitions {
+                let cache = model.makeCache(capacity: nGen + 1)
+                var token = ids[0]
+                let start = Date()
+                for _ in 0..<nGen {
+                    let logits = try model.forward([token], cache: cache, logits: .last)
+                    token = argmax(logits.values)
                 }
-                row("pp\(nPrompt)", rates)
+                rates.append(Double(nGen) / Date().timeIntervalSince(start))
             }
-            if nGen > 0 {
-                var rates: [Double] = []
-                for _ in 0..<repetitions {
-                    let cache = model.makeCache(capacity: nGen + 1)
-                    var token = ids[0]
-                    let start = Date()
-                    for _ in 0..<nGen {
-                        let logits = try model.forward([token], cache: cache, logits: .last)
-                        token = argmax(logits.values)
-                    }
-                    rates.append(Double(nGen) / Date().timeIntervalSince(start))
-                }
-                row("tg\(nGen)", rates)
+            row("tg\(nGen)", rates) { rate in
+                guard let bytes = cost?.decodeWeightBytes else { return ("–", "–") }
+                let gbs = Double(bytes) * rate / 1e9
+                return (String(format: "%.1f GB/s", gbs), String(format: "%.0f%%", 100 * gbs / probe.median))
             }
+        }
+        if peakIsReset, let peak = ProcessMemory.peakResident() {
+            print(String(format: "peak RSS: %.1f MiB", Double(peak) / 1_048_576))
+        } else {
             var usage = rusage()
             getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-            print(String(format: "peak RSS: %.1f MiB", Double(usage.ru_maxrss) / 1024))
+            print(String(format: "peak RSS: %.1f MiB (includes the probe's buffer)", Double(usage.ru_maxrss) / 1024))
         }
     }
 }
