@@ -120,39 +120,22 @@ void iq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const 
 
 #else
 // Portable fallback for CPUs/compilers without AVX2+FMA+F16C: same results, scalar speed.
-
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
-    if (exp == 0) {
-        if (mant == 0) bits = sign;
-        else {
-            exp = 127 - 15 + 1;
-            while (!(mant & 0x400)) { mant <<= 1; exp--; }
-            bits = sign | (exp << 23) | ((mant & 0x3FF) << 13);
-        }
-    } else if (exp == 31) bits = sign | 0x7F800000 | (mant << 13);
-    else bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-static float load_half(const uint8_t *p) { uint16_t h; memcpy(&h, p, 2); return half_to_float(h); }
+#include "half_scalar.h"
 
 static void decode_group_scalar(int kind, const uint8_t *p, float *out) {
     switch (kind) {
-    case IQ_F16: for (int i = 0; i < 32; i++) out[i] = load_half(p + 2 * i); break;
+    case IQ_F16: for (int i = 0; i < 32; i++) out[i] = iq_half_at(p + 2 * i); break;
     case IQ_BF16:
         for (int i = 0; i < 32; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); uint32_t b = (uint32_t)h << 16; memcpy(out + i, &b, 4); }
         break;
-    case IQ_Q8_0: { float d = load_half(p); for (int i = 0; i < 32; i++) out[i] = d * (float)(int8_t)p[2 + i]; break; }
+    case IQ_Q8_0: { float d = iq_half_at(p); for (int i = 0; i < 32; i++) out[i] = d * (float)(int8_t)p[2 + i]; break; }
     case IQ_Q4_0: {
-        float d = load_half(p);
+        float d = iq_half_at(p);
         for (int j = 0; j < 16; j++) { out[j] = d * (float)((p[2 + j] & 0xF) - 8); out[j + 16] = d * (float)((p[2 + j] >> 4) - 8); }
         break;
     }
     case IQ_Q4_1: {
-        float d = load_half(p), m = load_half(p + 2);
+        float d = iq_half_at(p), m = iq_half_at(p + 2);
         for (int j = 0; j < 16; j++) { out[j] = d * (float)(p[4 + j] & 0xF) + m; out[j + 16] = d * (float)(p[4 + j] >> 4) + m; }
         break;
     }

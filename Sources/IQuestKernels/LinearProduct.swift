@@ -8,9 +8,18 @@ import IQuestCKernels
 ///   to [K, 16], into a cache-resident panel, and sweeps every token over it with a 6×16
 ///   register-blocked outer-product kernel (compute-bound path).
 /// Threads split the N output rows.
+/// With `quantized` scratch (ActivationPrecision.int16 / .int8), M < 4 and q8_0/q4_0/q4_1
+/// weights, x is quantized once into it and the rows are dotted with integer SIMD instead.
 public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatrix,
-                   into y: UnsafeMutablePointer<Float>, pool: ComputePool) {
-    if m < 4 {
+                   into y: UnsafeMutablePointer<Float>, pool: ComputePool, quantized: QuantizedActivations? = nil) {
+    if m < 4, let quantized, w.kind.hasIntegerDot {
+        quantized.quantize(x, rows: m, columns: w.columns)
+        pool.run { t in
+            let rows = pool.slice(t, of: w.rows, granule: 4)
+            guard !rows.isEmpty else { return }
+            for token in 0..<m { quantized.dotRows(w, rows, token: token, into: y + token * w.rows + rows.lowerBound) }
+        }
+    } else if m < 4 {
         pool.run { t in
             let rows = pool.slice(t, of: w.rows, granule: 4)
             guard !rows.isEmpty else { return }

@@ -53,4 +53,7 @@ public protocol LanguageModel: AnyObject {
 
     /// Threads the kernels split work over.
     var pool: ComputePool { get set }
+
+    /// How decode products treat activations against quantized weights (chosen at load).
+    var activationPrecision: ActivationPrecision { get }
 }

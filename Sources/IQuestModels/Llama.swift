@@ -138,11 +138,16 @@ final class LlamaLayers {
     let rope: RotaryEmbedding
     let workspace = LlamaWorkspace()
     var pool: ComputePool
+    let activationPrecision: ActivationPrecision
+    /// Scratch for the integer decode products; nil on the exact path.
+    private let quantized: QuantizedActivations?
 
-    init(config: LlamaConfiguration, weights: LlamaWeights, pool: ComputePool) {
+    init(config: LlamaConfiguration, weights: LlamaWeights, pool: ComputePool, activations: ActivationPrecision) {
         self.config = config
         self.weights = weights
         self.pool = pool
+        activationPrecision = activations
+        quantized = QuantizedActivations(activations)
         rope = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, layout: config.ropeLayout)
     }
 
@@ -171,9 +176,9 @@ final class LlamaLayers {
         let ws = workspace, c = config
         let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
         normRows(ws.x, w.attentionNorm, into: ws.h, rows: t)
-        linear(ws.h, rows: t, weights: w.wq, into: ws.q, pool: pool)
-        linear(ws.h, rows: t, weights: w.wk, into: keys, pool: pool)
-        linear(ws.h, rows: t, weights: w.wv, into: values, pool: pool)
+        product(ws.h, t, w.wq, ws.q)
+        product(ws.h, t, w.wk, keys)
+        product(ws.h, t, w.wv, values)
         for i in 0..<t {
             rope.angles(position: p0 + i, cos: ws.cos, sin: ws.sin)
             rope.apply(ws.q + i * qWidth, heads: c.heads, cos: ws.cos, sin: ws.sin)
@@ -184,13 +189,13 @@ final class LlamaLayers {
     /// x += attn·Woᵀ; x += W_down·(silu(h·W_gateᵀ) ⊙ h·W_upᵀ) with h = RMSNorm(x). Reads workspace.attn.
     func finishLayer(_ w: LlamaLayerWeights, tokens t: Int) {
         let ws = workspace, c = config
-        linear(ws.attn, rows: t, weights: w.wo, into: ws.h, pool: pool)
+        product(ws.attn, t, w.wo, ws.h)
         addInPlace(ws.x, ws.h, count: t * c.hiddenSize)
         normRows(ws.x, w.ffnNorm, into: ws.h, rows: t)
-        linear(ws.h, rows: t, weights: w.wGate, into: ws.gate, pool: pool)
-        linear(ws.h, rows: t, weights: w.wUp, into: ws.up, pool: pool)
+        product(ws.h, t, w.wGate, ws.gate)
+        product(ws.h, t, w.wUp, ws.up)
         siluMultiply(ws.gate, ws.up, count: t * c.intermediateSize)
-        linear(ws.gate, rows: t, weights: w.wDown, into: ws.h, pool: pool)
+        product(ws.gate, t, w.wDown, ws.h)
         addInPlace(ws.x, ws.h, count: t * c.hiddenSize)
     }
 
@@ -202,9 +207,15 @@ final class LlamaLayers {
         normRows(ws.x + first * c.hiddenSize, weights.outputNorm, into: ws.h, rows: rows)
         var out = [Float](repeating: 0, count: rows * c.vocabularySize)
         out.withUnsafeMutableBufferPointer { buffer in
-            linear(ws.h, rows: rows, weights: weights.output, into: buffer.baseAddress!, pool: pool)
+            product(ws.h, rows, weights.output, buffer.baseAddress!)
         }
         return Logits(rows: rows, vocabularySize: c.vocabularySize, values: out)
+    }
+
+    /// y[T, N] = x[T, K] · Wᵀ at this model's activation precision.
+    @inline(__always)
+    private func product(_ x: UnsafePointer<Float>, _ t: Int, _ w: WeightMatrix, _ y: UnsafeMutablePointer<Float>) {
+        linear(x, rows: t, weights: w, into: y, pool: pool, quantized: quantized)
     }
 
     private func normRows(_ x: UnsafePointer<Float>, _ weight: [Float], into out: UnsafeMutablePointer<Float>, rows: Int) {
@@ -230,23 +241,26 @@ public final class LlamaModel: LanguageModel {
         get { layers.pool }
         set { layers.pool = newValue }
     }
+    public var activationPrecision: ActivationPrecision { layers.activationPrecision }
 
-    public convenience init(gguf: GGUFFile, architecture: String, pool: ComputePool) throws {
+    public convenience init(gguf: GGUFFile, architecture: String, pool: ComputePool,
+                            activations: ActivationPrecision = .standard) throws {
         try self.init(config: LlamaConfiguration(gguf: gguf, architecture: architecture), source: GGUFTensors(file: gguf),
-                      names: .gguf, architecture: architecture, pool: pool, storage: gguf)
+                      names: .gguf, architecture: architecture, pool: pool, activations: activations, storage: gguf)
     }
 
     /// From a Hugging Face checkpoint directory.
-    public convenience init(hf hfConfig: HFConfig, checkpoint: SafetensorsCheckpoint, architecture: String, pool: ComputePool) throws {
+    public convenience init(hf hfConfig: HFConfig, checkpoint: SafetensorsCheckpoint, architecture: String, pool: ComputePool,
+                            activations: ActivationPrecision = .standard) throws {
         try self.init(config: LlamaConfiguration(hf: hfConfig), source: SafetensorsTensors(checkpoint: checkpoint),
-                      names: .huggingFace, architecture: architecture, pool: pool, storage: checkpoint)
+                      names: .huggingFace, architecture: architecture, pool: pool, activations: activations, storage: checkpoint)
     }
 
     /// Shared tail of every constructor; `storage` owns the memory the weights point into.
     init(config: LlamaConfiguration, source: some WeightSource, names: LlamaTensorNames, architecture: String,
-         pool: ComputePool, storage: AnyObject) throws {
+         pool: ComputePool, activations: ActivationPrecision = .standard, storage: AnyObject) throws {
         let weights = try LlamaWeights(source: source, names: names, config: config)
-        layers = LlamaLayers(config: config, weights: weights, pool: pool)
+        layers = LlamaLayers(config: config, weights: weights, pool: pool, activations: activations)
         self.architecture = architecture
         self.storage = storage
     }

@@ -36,17 +36,19 @@ public final class LoopCoderModel: LanguageModel {
         get { layers.pool }
         set { layers.pool = newValue }
     }
+    public var activationPrecision: ActivationPrecision { layers.activationPrecision }
 
     /// From a Hugging Face checkpoint directory. `loop_num` must be 2, `loop_window_size`
     /// positive, and every layer's gate weight and bias present.
-    public convenience init(hf hfConfig: HFConfig, checkpoint: SafetensorsCheckpoint, architecture: String, pool: ComputePool) throws {
+    public convenience init(hf hfConfig: HFConfig, checkpoint: SafetensorsCheckpoint, architecture: String, pool: ComputePool,
+                            activations: ActivationPrecision = .standard) throws {
         let config = try LlamaConfiguration(hf: hfConfig, loops: 2)
         guard let window = try hfConfig.int("loop_window_size"), window > 0 else {
             throw ModelError("\(hfConfig.path): 'loop_window_size' must be a positive integer for \(architecture)")
         }
         try self.init(config: config, window: window, source: SafetensorsTensors(checkpoint: checkpoint),
                       names: .huggingFace, gatePrefix: { "model.gate_projections.\($0)." },
-                      architecture: architecture, pool: pool, storage: checkpoint)
+                      architecture: architecture, pool: pool, activations: activations, storage: checkpoint)
     }
 
     /// From a GGUF file in this project's Loop convention (docs/GGUF-LOOP.md): architecture
@@ -54,7 +56,7 @@ public final class LoopCoderModel: LanguageModel {
     /// llama.cpp tensor names (Q/K rows in adjacent-pair RoPE order) and per layer
     /// `blk.{i}.loop_gate.weight` [headDim, heads] (innermost first; columns permuted like Q's
     /// rows) and `blk.{i}.loop_gate.bias` [heads], both f32.
-    public convenience init(gguf: GGUFFile, architecture: String, pool: ComputePool) throws {
+    public convenience init(gguf: GGUFFile, architecture: String, pool: ComputePool, activations: ActivationPrecision = .standard) throws {
         let config = try LlamaConfiguration(gguf: gguf, architecture: architecture)
         let loops = try gguf.int("\(architecture).loop_num")
         guard loops == 2 else {
@@ -64,19 +66,21 @@ public final class LoopCoderModel: LanguageModel {
             throw ModelError("\(gguf.path): '\(architecture).loop_window_size' must be a positive integer")
         }
         try self.init(config: config, window: window, source: GGUFTensors(file: gguf), names: .gguf,
-                      gatePrefix: { "blk.\($0).loop_gate." }, architecture: architecture, pool: pool, storage: gguf)
+                      gatePrefix: { "blk.\($0).loop_gate." }, architecture: architecture, pool: pool,
+                      activations: activations, storage: gguf)
     }
 
     /// Shared tail of every constructor: the Llama weights plus every layer's gate
     /// (`<prefix>weight` [heads, headDim], `<prefix>bias` [heads]; a missing one is an error naming it).
     init(config: LlamaConfiguration, window: Int, source: some WeightSource, names: LlamaTensorNames,
-                 gatePrefix: (Int) -> String, architecture: String, pool: ComputePool, storage: AnyObject) throws {
+         gatePrefix: (Int) -> String, architecture: String, pool: ComputePool,
+         activations: ActivationPrecision = .standard, storage: AnyObject) throws {
         let weights = try LlamaWeights(source: source, names: names, config: config)
         gates = try (0..<config.layers).map { i in
             LoopGate(weight: try source.floats(gatePrefix(i) + "weight", shape: [config.heads, config.headDim]),
                      bias: try source.floats(gatePrefix(i) + "bias", shape: [config.heads]))
         }
-        layers = LlamaLayers(config: config, weights: weights, pool: pool)
+        layers = LlamaLayers(config: config, weights: weights, pool: pool, activations: activations)
         self.window = window
         self.architecture = architecture
         self.storage = storage

@@ -73,16 +73,16 @@ public final class SyntheticWeights {
 
     /// The model these weights make, through the constructor a GGUF of the same architecture
     /// would use. The model keeps the weights alive.
-    public func makeModel(pool: ComputePool) throws -> any LanguageModel {
+    public func makeModel(pool: ComputePool, activations: ActivationPrecision = .standard) throws -> any LanguageModel {
         let source = InMemoryTensors(label: "synthetic \(shape.name)", arena: arena,
                                      tensors: Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0) }))
         if let window = shape.loopWindow {
             return try LoopCoderModel(config: shape.configuration, window: window, source: source, names: .gguf,
                                       gatePrefix: { "blk.\($0).loop_gate." }, architecture: shape.architecture,
-                                      pool: pool, storage: self)
+                                      pool: pool, activations: activations, storage: self)
         }
         return try LlamaModel(config: shape.configuration, source: source, names: .gguf,
-                              architecture: shape.architecture, pool: pool, storage: self)
+                              architecture: shape.architecture, pool: pool, activations: activations, storage: self)
     }
 }
 

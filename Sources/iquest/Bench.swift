@@ -27,6 +27,8 @@ struct Bench: ParsableCommand {
     var loopWindow: Int?
     @Option(name: .shortAndLong, help: "Threads for the kernels (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: activationsHelp)
+    var activations: ActivationPrecision = .standard
     @Option(name: [.customShort("p"), .long], help: "Prompt tokens for the prefill test (0 = skip).")
     var nPrompt: Int = 512
     @Option(name: [.customShort("n"), .long], help: "Tokens for the decode test (0 = skip).")
@@ -77,7 +79,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         try failingCleanly {
             let pool = ComputePool(threads: threads)
-            let loaded = try model.map { try (model: LoadedModel.loadModel(path: $0, threads: threads), name: URL(fileURLWithPath: $0).lastPathComponent, size: modelBytes($0)) }
+            let loaded = try model.map { try (model: LoadedModel.loadModel(path: $0, threads: threads, activations: activations), name: URL(fileURLWithPath: $0).lastPathComponent, size: modelBytes($0)) }
                 ?? buildSynthetic(pool: pool)
             try measure(loaded.model, name: loaded.name, size: loaded.size)
         }
@@ -112,7 +114,7 @@ struct Bench: ParsableCommand {
         print(String(format: "%@: %d layers%@, %.3f B parameters, %.2f GB of weights (random, built in %.1f s)",
                      name, shape.layers, shape.isLoop ? " × 2 passes, window \(shape.loopWindow!)" : "",
                      Double(shape.parameterCount) / 1e9, Double(total) / 1e9, Date().timeIntervalSince(start)))
-        return (try weights.makeModel(pool: pool), name, weights.byteCount)
+        return (try weights.makeModel(pool: pool, activations: activations), name, weights.byteCount)
     }
 
     private func measure(_ model: any LanguageModel, name: String, size: Int) throws {
@@ -131,6 +133,7 @@ struct Bench: ParsableCommand {
         print(String(format: "memory read bandwidth: %.1f GB/s (probe: %.2f GiB buffer, %d threads, median of %d passes: %@)",
                      probe.median, Double(probe.bytes) / 1_073_741_824, probe.threads, probe.passes.count,
                      probe.passes.map { String(format: "%.1f", $0) }.joined(separator: " ")))
+        print("activations: \(model.activationPrecision.rawValue) (decode products on q8_0/q4_0/q4_1 weights)")
         let cost = (model as? ForwardCostReporting)?.forwardCost
         print("| model | size | threads | test | t/s | median t/s | achieved | of probe |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -18,7 +18,8 @@ struct Chat: ParsableCommand {
     func run() throws {
         try failingCleanly {
             try sampling.parameters.validate()
-            let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads, progress: printError)
+            let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads,
+                                              activations: modelOptions.activations, progress: printError)
             let generator = Generator(loaded: loaded, contextLength: ctxSize)
             let initial = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
             var messages = initial

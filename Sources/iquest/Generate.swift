@@ -56,7 +56,8 @@ struct Generate: ParsableCommand {
     func run() throws {
         try failingCleanly {
             try sampling.parameters.validate()
-            let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads, progress: printError)
+            let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads,
+                                              activations: modelOptions.activations, progress: printError)
             let ids = try promptTokens(loaded)
             let generator = Generator(loaded: loaded, contextLength: ctxSize)
             let request = GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IQuestKernels
 
 @main
 struct IQuest: AsyncParsableCommand {
@@ -17,10 +18,19 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Threads for the kernels (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: activationsHelp)
+    var activations: ActivationPrecision = .standard
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 }
+
+extension ActivationPrecision: ExpressibleByArgument {}
+
+let activationsHelp = ArgumentHelp(
+    "Activations in decode products with q8_0/q4_0/q4_1 weights: exact (f32, the reference), int16 or int8 (fastest, least accurate).",
+    valueName: "exact|int16|int8")
 
 /// Writes to stderr without buffering.
 func printError(_ text: String) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IQuestKernels
 import IQuestOutputParsing
 import IQuestServer
 
@@ -34,6 +35,8 @@ struct Serve: AsyncParsableCommand {
     var maxBodyBytes: Int = 8 << 20
     @Option(name: .shortAndLong, help: "Threads for the kernels (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: activationsHelp)
+    var activations: ActivationPrecision = .standard
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -68,7 +71,7 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let backend = EngineBackend(path: model, threads: threads, servedName: servedModelName, maxModelLen: maxModelLen,
-                                    log: { printError($0) })
+                                    activations: activations, log: { printError($0) })
         let host = self.host
         let app = makeServerApplication(backend: backend, configuration: config) { port in
             printError("listening on http://\(host):\(port)")

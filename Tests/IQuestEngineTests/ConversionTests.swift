@@ -29,7 +29,7 @@ private final class Scratch {
 /// Max abs difference between a GGUF model's logits and the reference (transformers for dense,
 /// the numpy Loop reference for Loop) over every recorded position of every prompt.
 private func maxDifference(gguf path: String, expected: String) throws -> Double {
-    let model = try ModelRegistry.load(gguf: GGUFFile(path: path), pool: ComputePool(threads: 2))
+    let model = try ModelRegistry.load(gguf: GGUFFile(path: path), pool: ComputePool(threads: 2), activations: .exact)
     let reference = try JSONDecoder().decode(ExpectedLogits.self, from: Data(contentsOf: URL(fileURLWithPath: expected)))
     var worst = 0.0
     for prompt in reference.prompts {

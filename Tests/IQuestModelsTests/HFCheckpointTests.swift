@@ -13,7 +13,7 @@ import Testing
     static let tolerance = 1e-4
 
     static func load(_ directory: String, threads: Int = 2) throws -> any LanguageModel {
-        try ModelRegistry.load(directory: directory, pool: ComputePool(threads: threads))
+        try ModelRegistry.load(directory: directory, pool: ComputePool(threads: threads), activations: .exact)
     }
 
     // MARK: Parity with transformers

@@ -35,7 +35,7 @@ struct LoopExpected: Decodable, Sendable {
 private let tolerance = 1e-4
 
 private func loopModel(_ dir: String = "tiny-loop/hf", threads: Int = 2) throws -> any LanguageModel {
-    try ModelRegistry.load(directory: try Fixtures.path(dir), pool: ComputePool(threads: threads))
+    try ModelRegistry.load(directory: try Fixtures.path(dir), pool: ComputePool(threads: threads), activations: .exact)
 }
 
 @Suite("IQuestLoopCoder vs the spec reference")

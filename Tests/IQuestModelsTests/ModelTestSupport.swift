@@ -98,8 +98,9 @@ struct SmolParity: Decodable, Sendable {
 
 let tinyTypes = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1"]
 
-func loadModel(_ path: String, threads: Int = 2) throws -> any LanguageModel {
-    try ModelRegistry.load(gguf: GGUFFile(path: path), pool: ComputePool(threads: threads))
+/// Parity tests compare with transformers at 1e-4…1e-3, so they use the exact activation path.
+func loadModel(_ path: String, threads: Int = 2, activations: ActivationPrecision = .exact) throws -> any LanguageModel {
+    try ModelRegistry.load(gguf: GGUFFile(path: path), pool: ComputePool(threads: threads), activations: activations)
 }
 
 /// Row `r` of a logits block as Doubles.

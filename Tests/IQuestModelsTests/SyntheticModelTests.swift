@@ -129,7 +129,7 @@ final class SyntheticModelTests: XCTestCase {
                 XCTAssertTrue(loop ? memory is LoopCoderModel : memory is LlamaModel)
                 let path = dir.path("tiny-\(loop)-\(kind).gguf")
                 try writeGGUF(weights, to: path)
-                let file = try loadModel(path)
+                let file = try loadModel(path, activations: memory.activationPrecision)
                 XCTAssertEqual(file.architecture, memory.architecture)
 
                 let a = try memory.forward(ids, cache: memory.makeCache(capacity: 16), logits: .all)

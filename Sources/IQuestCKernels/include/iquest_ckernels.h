@@ -24,6 +24,19 @@ void iq_decode_row(int kind, const void *src, float *dst, int64_t n);
 // y[r] = dot(row r, x) for rows [0, rows): rows are row_bytes apart, each k elements (multiple of 32).
 void iq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const float *x, int64_t k, float *y);
 
+// Quantizes k elements (a multiple of 32) of an activation vector for the integer dots (rule in
+// integer_dots.c): per block b of 32, q[32·b …] (int8 or int16), scale d[b] = max|x|/Q and
+// s[b] = d[b]·Σq, with Q = 127 or 32767.
+void iq_quantize_q8(const float *x, int64_t k, int8_t *q, float *d, float *s);
+void iq_quantize_q16(const float *x, int64_t k, int16_t *q, float *d, float *s);
+
+// y[r] = Σ_i W[r][i] · d·q_i for rows [0, rows) of an IQ_Q8_0 / IQ_Q4_0 / IQ_Q4_1 matrix (rows
+// row_bytes apart, k elements each) and an activation quantized by the matching iq_quantize_*.
+void iq_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q, const float *d,
+                    const float *s, int64_t k, float *y);
+void iq_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
+                     const float *s, int64_t k, float *y);
+
 // A spin-wait hint (x86 `pause`) for the kernels' worker threads.
 static inline void iq_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

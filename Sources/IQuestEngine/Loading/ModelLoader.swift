@@ -33,16 +33,18 @@ public final class LoadedModel {
 
     /// Opens a GGUF file or a Hugging Face checkpoint directory. Paths are checked first; headers
     /// and configs are validated before any weight is touched (weights are memory-mapped, not
-    /// read). `progress` receives short status lines for the CLI to show on stderr.
-    public static func load(path: String, threads: Int, progress: (String) -> Void = { _ in }) throws -> LoadedModel {
+    /// read). `activations`: how decoding treats activations against q8_0/q4_0/q4_1 weights
+    /// (`ActivationPrecision`). `progress` receives short status lines for the CLI to show on stderr.
+    public static func load(path: String, threads: Int, activations: ActivationPrecision = .standard,
+                            progress: (String) -> Void = { _ in }) throws -> LoadedModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw LoadError("\(path): no such file or directory")
         }
         let started = Date()
         let loaded = isDirectory.boolValue
-            ? try loadDirectory(path, threads: threads)
-            : try loadGGUF(path, threads: threads)
+            ? try loadDirectory(path, threads: threads, activations: activations)
+            : try loadGGUF(path, threads: threads, activations: activations)
         let elapsed = Date().timeIntervalSince(started)
         if elapsed > 0.5 { progress(String(format: "loaded %@ in %.1f s", loaded.name, elapsed)) }
         return loaded
@@ -50,23 +52,23 @@ public final class LoadedModel {
 
     /// Only the model, for commands that feed token ids (bench): works on checkpoints that ship
     /// no tokenizer.
-    public static func loadModel(path: String, threads: Int) throws -> any LanguageModel {
+    public static func loadModel(path: String, threads: Int, activations: ActivationPrecision = .standard) throws -> any LanguageModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw LoadError("\(path): no such file or directory")
         }
         let pool = ComputePool(threads: threads)
-        if isDirectory.boolValue { return try ModelRegistry.load(directory: path, pool: pool) }
-        return try ModelRegistry.load(gguf: openGGUF(path), pool: pool)
+        if isDirectory.boolValue { return try ModelRegistry.load(directory: path, pool: pool, activations: activations) }
+        return try ModelRegistry.load(gguf: openGGUF(path), pool: pool, activations: activations)
     }
 
     private static func openGGUF(_ path: String) throws -> GGUFFile {
         do { return try GGUFFile(path: path) } catch { throw LoadError(error.description) }
     }
 
-    private static func loadGGUF(_ path: String, threads: Int) throws -> LoadedModel {
+    private static func loadGGUF(_ path: String, threads: Int, activations: ActivationPrecision) throws -> LoadedModel {
         let file = try openGGUF(path)
-        let model = try ModelRegistry.load(gguf: file, pool: ComputePool(threads: threads))
+        let model = try ModelRegistry.load(gguf: file, pool: ComputePool(threads: threads), activations: activations)
         let tokenizer: any Tokenizer
         do {
             tokenizer = try GGUFTokenizer.load(file)
@@ -79,8 +81,8 @@ public final class LoadedModel {
                            stopTokenIds: stopIds(tokenizer, chat, extra: []))
     }
 
-    private static func loadDirectory(_ path: String, threads: Int) throws -> LoadedModel {
-        let model = try ModelRegistry.load(directory: path, pool: ComputePool(threads: threads))
+    private static func loadDirectory(_ path: String, threads: Int, activations: ActivationPrecision) throws -> LoadedModel {
+        let model = try ModelRegistry.load(directory: path, pool: ComputePool(threads: threads), activations: activations)
         let tokenizer: any Tokenizer
         do {
             tokenizer = try AddedTokensTokenizer.load(directory: path)

@@ -1,6 +1,7 @@
 import Foundation
 import IQuestEngine
 import IQuestFormats
+import IQuestKernels
 import IQuestTemplates
 import IQuestTokenizer
 import Synchronization
@@ -27,11 +28,13 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     /// - Parameters:
     ///   - servedName: the model name clients see (default: the checkpoint's name).
     ///   - maxModelLen: context cap below the model's own.
+    ///   - activations: decode precision on quantized weights (see `ActivationPrecision`).
     ///   - log: load progress and the outcome, one line each.
-    public init(path: String, threads: Int, servedName: String?, maxModelLen: Int?,
+    public init(path: String, threads: Int, servedName: String?, maxModelLen: Int?, activations: ActivationPrecision = .standard,
                 log: @escaping @Sendable (String) -> Void = { _ in }) {
         let thread = Thread { [self] in
-            self.load(path: path, threads: threads, servedName: servedName, maxModelLen: maxModelLen, log: log)
+            self.load(path: path, threads: threads, activations: activations, servedName: servedName,
+                      maxModelLen: maxModelLen, log: log)
             self.serveJobs(maxModelLen: maxModelLen)
         }
         thread.name = "iquest-engine"
@@ -130,10 +133,10 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
 
     // MARK: engine thread
 
-    private func load(path: String, threads: Int, servedName: String?, maxModelLen: Int?,
+    private func load(path: String, threads: Int, activations: ActivationPrecision, servedName: String?, maxModelLen: Int?,
                       log: @Sendable (String) -> Void) {
         do {
-            let loaded = try LoadedModel.load(path: path, threads: threads) { [self] line in
+            let loaded = try LoadedModel.load(path: path, threads: threads, activations: activations) { [self] line in
                 log(line)
                 setState(.loading(line))
             }

@@ -1,0 +1,83 @@
+import IQuestCKernels
+
+/// How decode-sized products (`linear` with M < 4) meet q8_0 / q4_0 / q4_1 weights:
+/// - `exact`: the activation stays f32 and weights are decoded to f32 in registers: the
+///   reference path that the parity tests hold to transformers.
+/// - `int16`: each activation row is quantized once per product to int16 blocks of 32 (one scale
+///   per block) and dotted with the weight blocks in integer SIMD, one float FMA per block.
+///   Relative error ~1e-5 per product; on SmolLM2 the next-token distribution stays within KL
+///   ~1e-6 of `exact` (docs/PERFORMANCE.md).
+/// - `int8`: the same with int8 blocks, llama.cpp's scheme on AVX2: the fastest, but the error
+///   is ~250× larger (KL up to ~3e-2 on SmolLM2, greedy output can change).
+/// f32 / f16 / bf16 weights and prompt-sized products (M ≥ 4) always take the exact path.
+public enum ActivationPrecision: String, Sendable, Equatable, CaseIterable {
+    case exact, int16, int8
+
+    /// What models load with unless the caller asks otherwise.
+    public static let standard = ActivationPrecision.int16
+}
+
+/// An activation block [M, K] quantized for the integer decode kernels. Per block of 32 elements
+/// (rule in IQuestCKernels/integer_dots.c): `quants` q = round_half_even(x·Q/max|x|) (int8 with
+/// Q = 127 or int16 with Q = 32767), `scales` d = max|x|/Q, `sums` d·Σq (what q4_0/q4_1's offset
+/// terms multiply). Buffers grow on demand and are reused, so decode steps allocate nothing.
+/// One per model; not thread-safe.
+public final class QuantizedActivations {
+    /// `.int8` or `.int16`.
+    public let precision: ActivationPrecision
+    /// [M·K] Int8 or Int16 (as `precision` says), row after row.
+    public private(set) var quants: UnsafeMutableRawPointer
+    /// [M·K/32] scales d.
+    public private(set) var scales: UnsafeMutablePointer<Float>
+    /// [M·K/32] sums d·Σq.
+    public private(set) var sums: UnsafeMutablePointer<Float>
+    private var capacity = 0
+
+    /// Scratch for `precision`; nil for `.exact`, which needs none.
+    public init?(_ precision: ActivationPrecision) {
+        guard precision != .exact else { return nil }
+        self.precision = precision
+        quants = .allocate(byteCount: 1, alignment: 32)
+        scales = .allocate(capacity: 1)
+        sums = .allocate(capacity: 1)
+    }
+
+    /// Quantizes x [rows, columns] (columns a multiple of 32).
+    public func quantize(_ x: UnsafePointer<Float>, rows: Int, columns: Int) {
+        let count = rows * columns
+        if count > capacity {
+            quants.deallocate(); scales.deallocate(); sums.deallocate()
+            capacity = count
+            quants = .allocate(byteCount: count * (precision == .int8 ? 1 : 2), alignment: 32)
+            scales = .allocate(capacity: count / 32)
+            sums = .allocate(capacity: count / 32)
+        }
+        if precision == .int8 {
+            iq_quantize_q8(x, Int64(count), quants.assumingMemoryBound(to: Int8.self), scales, sums)
+        } else {
+            iq_quantize_q16(x, Int64(count), quants.assumingMemoryBound(to: Int16.self), scales, sums)
+        }
+    }
+
+    /// y[r] = row r of `w` · token `token`'s quantized activation, for `rows`.
+    @inline(__always)
+    func dotRows(_ w: WeightMatrix, _ rows: Range<Int>, token: Int, into y: UnsafeMutablePointer<Float>) {
+        let k = w.columns, block = token * k / 32
+        if precision == .int8 {
+            iq_dot_rows_q8(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
+                           quants.assumingMemoryBound(to: Int8.self) + token * k, scales + block, sums + block, Int64(k), y)
+        } else {
+            iq_dot_rows_q16(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
+                            quants.assumingMemoryBound(to: Int16.self) + token * k, scales + block, sums + block, Int64(k), y)
+        }
+    }
+
+    deinit {
+        quants.deallocate(); scales.deallocate(); sums.deallocate()
+    }
+}
+
+extension WeightKind {
+    /// Kinds with integer dot kernels against quantized activations.
+    var hasIntegerDot: Bool { self == .q8_0 || self == .q4_0 || self == .q4_1 }
+}
