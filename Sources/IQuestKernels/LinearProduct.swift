@@ -50,7 +50,7 @@ private let kBlock = 256
 }
 
 @inline(__always)
-private func matvecRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ rows: Range<Int>) {
+func matvecRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ rows: Range<Int>) {
     if w.kind == .f32 {
         let k = w.columns
         for r in rows { y[r] = dot(x, w.row(r).assumingMemoryBound(to: Float.self), k) }

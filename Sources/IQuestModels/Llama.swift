@@ -176,9 +176,8 @@ final class LlamaLayers {
         let ws = workspace, c = config
         let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
         normRows(ws.x, w.attentionNorm, into: ws.h, rows: t)
-        product(ws.h, t, w.wq, ws.q)
-        product(ws.h, t, w.wk, keys)
-        product(ws.h, t, w.wv, values)
+        linear(ws.h, rows: t, DecodeProduct(w.wq, into: ws.q), DecodeProduct(w.wk, into: keys),
+               DecodeProduct(w.wv, into: values), pool: pool, quantized: quantized)
         for i in 0..<t {
             rope.angles(position: p0 + i, cos: ws.cos, sin: ws.sin)
             rope.apply(ws.q + i * qWidth, heads: c.heads, cos: ws.cos, sin: ws.sin)
@@ -192,9 +191,8 @@ final class LlamaLayers {
         product(ws.attn, t, w.wo, ws.h)
         addInPlace(ws.x, ws.h, count: t * c.hiddenSize)
         normRows(ws.x, w.ffnNorm, into: ws.h, rows: t)
-        product(ws.h, t, w.wGate, ws.gate)
-        product(ws.h, t, w.wUp, ws.up)
-        siluMultiply(ws.gate, ws.up, count: t * c.intermediateSize)
+        gatedLinear(ws.h, rows: t, gate: DecodeProduct(w.wGate, into: ws.gate), up: DecodeProduct(w.wUp, into: ws.up),
+                    pool: pool, quantized: quantized)
         product(ws.gate, t, w.wDown, ws.h)
         addInPlace(ws.x, ws.h, count: t * c.hiddenSize)
     }
