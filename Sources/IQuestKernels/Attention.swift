@@ -115,7 +115,9 @@ private func attendBlocked(_ queries: UnsafePointer<Float>, _ keys: UnsafePointe
     let blocks = (tokens + queryBlock - 1) / queryBlock
     pool.run { t in
         let scores = scratch + t * queryBlock * stride   // [6, stride]
-        for item in pool.slice(t, of: blocks * shape.heads) {
+        // Items are dealt round-robin: a later block sees more keys, so contiguous slices would
+        // leave the thread with the last blocks ~3× the work of the one with the first.
+        for item in Swift.stride(from: t, to: blocks * shape.heads, by: pool.threads) {
             let h = item % shape.heads, block = item / shape.heads
             let kvh = h / group
             let t0 = block * queryBlock
