@@ -24,8 +24,9 @@ public struct AttentionShape: Sendable, Equatable {
 /// Query t (position p = p0+t) sees positions keyStart … p, or only the last `window` of them
 /// (max(keyStart, p−window+1) … p); scores are scaled by 1/√headDim and softmaxed in fp32.
 /// Single tokens (decode) read the cache as is. Prompts run per (head, block of 6 queries) as two
-/// small matrix products on the 6×16 micro-kernel: scores = Q·Kᵀ against keys transposed once to
-/// [kvHeads, headDim, positions], then out = P·V straight from the cache.
+/// small matrix products on the 6×16 micro-kernel: scores = Q·Kᵀ against keys packed once into
+/// [kvHeads, positions/16, headDim, 16] panels, then out = P·V against values packed into
+/// [kvHeads, headDim/16, positions, 16] panels.
 public func causalAttention(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
                             firstPosition p0: Int, tokens: Int, shape: AttentionShape,
                             into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
@@ -43,7 +44,7 @@ public func attentionScratchCount(firstPosition p0: Int, tokens: Int, shape: Att
                                   keyStart: Int = 0) -> Int {
     let stride = paddedPositions(p0 + tokens - keyStart)
     if tokens < blockedThreshold { return threads * stride }
-    return threads * queryBlock * stride + shape.kvHeads * shape.headDim * stride
+    return threads * queryBlock * stride + 2 * shape.kvHeads * shape.headDim * stride
 }
 
 private let blockedThreshold = 8
@@ -100,22 +101,41 @@ private func attendBlocked(_ queries: UnsafePointer<Float>, _ keys: UnsafePointe
     let scale = 1 / Float(hd).squareRoot()
     let total = span.p0 + tokens - span.keyStart
     let stride = paddedPositions(total)
-    let keysT = scratch + pool.threads * queryBlock * stride
-    // keysT[kvh][d][j] = keys[j][kvh][d]; padding positions are zero.
+    // Keys and values are copied into contiguous 16-wide panels, so the micro-kernel's panel
+    // loads stream through memory instead of jumping a cache line (keys: `stride` floats,
+    // values: kvWidth) per step; the strided loads stalled it (perf: ~45% of its samples on
+    // them).
+    // keyPanels[kvh][j / 16][d][j % 16] = keys[j][kvh][d]; padding positions are zero.
+    // valuePanels[kvh][d / 16][j][d % 16] = values[j][kvh][d].
+    let keyPanels = scratch + pool.threads * queryBlock * stride
+    let valuePanels = keyPanels + shape.kvHeads * hd * stride
     pool.run { t in
         for kvh in pool.slice(t, of: shape.kvHeads) {
-            let dst = keysT + kvh * hd * stride
+            let dst = keyPanels + kvh * hd * stride
             for j in 0..<total {
                 let src = keys + j * kvStride + kvh * hd
-                for d in 0..<hd { dst[d * stride + j] = src[d] }
+                let base = dst + (j / 16) * hd * 16 + j % 16
+                for d in 0..<hd { base[d * 16] = src[d] }
             }
-            for d in 0..<hd { for j in total..<stride { dst[d * stride + j] = 0 } }
+            for j in total..<stride {
+                let base = dst + (j / 16) * hd * 16 + j % 16
+                for d in 0..<hd { base[d * 16] = 0 }
+            }
+            let vdst = valuePanels + kvh * hd * stride
+            for j in 0..<total {
+                let src = values + j * kvStride + kvh * hd
+                for d0 in Swift.stride(from: 0, to: hd, by: 16) {
+                    (vdst + d0 * stride + j * 16).update(from: src + d0, count: 16)
+                }
+            }
         }
     }
     let blocks = (tokens + queryBlock - 1) / queryBlock
     pool.run { t in
         let scores = scratch + t * queryBlock * stride   // [6, stride]
-        for item in pool.slice(t, of: blocks * shape.heads) {
+        // Items are dealt round-robin: a later block sees more keys, so contiguous slices would
+        // leave the thread with the last blocks ~3× the work of the one with the first.
+        for item in Swift.stride(from: t, to: blocks * shape.heads, by: pool.threads) {
             let h = item % shape.heads, block = item / shape.heads
             let kvh = h / group
             let t0 = block * queryBlock
@@ -126,8 +146,8 @@ private func attendBlocked(_ queries: UnsafePointer<Float>, _ keys: UnsafePointe
             let end = span.rows(query: t0 + mr - 1).upperBound
             let lastPanel = (end + 15) / 16
             for panel in firstPanel..<lastPanel {
-                microKernel(q, qStride, mr, keysT + kvh * hd * stride + panel * 16, hd,
-                            scores + panel * 16, stride, true, ldp: stride)
+                microKernel(q, qStride, mr, keyPanels + kvh * hd * stride + panel * hd * 16, hd,
+                            scores + panel * 16, stride, true)
             }
             let begin = firstPanel * 16
             for r in 0..<mr {
@@ -141,8 +161,8 @@ private func attendBlocked(_ queries: UnsafePointer<Float>, _ keys: UnsafePointe
             // out rows = P [mr, begin..<end] · V [begin..<end, headDim], 16 output dims at a time.
             var d0 = 0
             while d0 < hd {
-                microKernel(scores + begin, stride, mr, values + begin * kvStride + kvh * hd + d0, end - begin,
-                            out + t0 * qStride + h * hd + d0, qStride, true, ldp: kvStride)
+                microKernel(scores + begin, stride, mr, valuePanels + kvh * hd * stride + d0 * stride + begin * 16, end - begin,
+                            out + t0 * qStride + h * hd + d0, qStride, true)
                 d0 += 16
             }
         }

@@ -42,11 +42,19 @@ public func addInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Floa
 
 /// In-place softmax over n values; returns nothing, leaves probabilities summing to 1.
 public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-    var mx = -Float.infinity
-    for i in 0..<n { mx = max(mx, x[i]) }
+    // Maximum 8 lanes at a time (the scalar loop is one dependent max per element).
+    var v8 = SIMD8<Float>(repeating: -.infinity)
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        v8 = v8.replacing(with: v, where: v .> v8)
+        i += 8
+    }
+    var mx = v8.max()
+    while i < n { mx = max(mx, x[i]); i += 1 }
     let m8 = SIMD8<Float>(repeating: mx)
     var acc = SIMD8<Float>()
-    var i = 0
+    i = 0
     while i + 8 <= n {
         let e = exp8(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m8)
         UnsafeMutableRawPointer(x + i).storeBytes(of: e, as: SIMD8<Float>.self)

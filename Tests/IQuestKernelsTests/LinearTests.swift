@@ -6,10 +6,12 @@ import Testing
 /// scalar-decoded weights; covers the decode path (M < 4) and the panel path (M ≥ 4), row counts
 /// that are not multiples of the panel height, and thread splits.
 @Suite struct LinearTests {
-    static let tokenCounts = [1, 2, 3, 4, 5, 9, 17]
+    static let tokenCounts = [1, 2, 3, 4, 5, 9, 17, 40]
     /// (N output rows, K columns): N = 37 is not a multiple of the panel width or the decode
-    /// granule; K = 288 and 576 span more than one K block of the prompt path.
-    static let shapes = [(n: 37, k: 160), (n: 1, k: 32), (n: 8, k: 96), (n: 13, k: 64), (n: 16, k: 288), (n: 21, k: 576)]
+    /// granule; K = 1216 spans three K passes of the prompt path (408 + 408 + 400), and
+    /// M = 40 several token tiles.
+    static let shapes = [(n: 37, k: 160), (n: 1, k: 32), (n: 8, k: 96), (n: 13, k: 64), (n: 16, k: 288), (n: 21, k: 576),
+                         (n: 19, k: 1216)]
 
     struct Result {
         var y: [Float]

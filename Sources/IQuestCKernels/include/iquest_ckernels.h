@@ -37,6 +37,10 @@ void iq_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, con
 void iq_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
                      const float *s, int64_t k, float *y);
 
+// Packs rows (≤ 16) rows of k elements (a multiple of 32; rows row_bytes apart) of a kind-0
+// (f32) or IQ_* matrix as panel[i·16 + j] = W[j][i] (k·16 floats), zero for rows j ≥ rows.
+void iq_pack_panel16(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t k, float *panel);
+
 // A spin-wait hint (x86 `pause`) for the kernels' worker threads.
 static inline void iq_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
