@@ -106,6 +106,28 @@ static inline void kq_unpack(int kind, const uint8_t *blk, __m256i v[8]) {
     }
 }
 
+// Sub-blocks 2c and 2c + 1 of a super-block (codes as kq_unpack gives them).
+static inline __attribute__((always_inline)) void kq_unpack_pair(int kind, const uint8_t *blk, int c, __m256i out[2]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    if (kind == IQ_Q4_K) {
+        const __m256i bytes = _mm256_loadu_si256((const __m256i *)(blk + 16 + 32 * c));
+        out[0] = _mm256_and_si256(bytes, m4);
+        out[1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+    } else {
+        // Sub-blocks 4h + {0,1,2,3} of half h come from ql (low 32 bytes for 0 and 2, high for
+        // 1 and 3; nibble low for 0/1, high for 2/3) and qh bit pairs 0, 1, 2, 3.
+        const int h = c / 2, upper = c % 2;   /* c = 2h + upper: sub-blocks 4h + 2·upper + {0, 1} */
+        const __m256i m2 = _mm256_set1_epi8(3), bias = _mm256_set1_epi8(32);
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(blk + 64 * h));
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(blk + 64 * h + 32));
+        const __m256i hb = _mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)(blk + 128 + 32 * h)), 4 * upper);
+        const __m256i a = upper ? _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4) : _mm256_and_si256(l0, m4);
+        const __m256i b = upper ? _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4) : _mm256_and_si256(l1, m4);
+        out[0] = _mm256_sub_epi8(_mm256_or_si256(a, _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4)), bias);
+        out[1] = _mm256_sub_epi8(_mm256_or_si256(b, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4)), bias);
+    }
+}
+
 // Eight f32 weights: elements 8i…8i+7 of sub-block j.
 static inline __m256 kq_weights8(int kind, const uint8_t *codes, int j, int i, const float mul[16], const float add[16]) {
     const __m128i b = _mm_loadl_epi64((const __m128i *)(codes + 32 * j + 8 * i));
@@ -165,61 +187,98 @@ void iq_kq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, con
     else dot_q6_K(w, row_bytes, rows, x, k, y);
 }
 
-// Integer sums of sub-block j (32 codes in v) with activation block q, as int32 lanes; for
-// q6_K the int8 version has the two 16-element scales applied already (see the header comment).
-static inline __m256i kq_block_q8(int kind, __m256i v, const int8_t *q, const uint8_t *blk, int j) {
-    const __m256i x = _mm256_loadu_si256((const __m256i *)q);
-    if (kind == IQ_Q4_K) return _mm256_madd_epi16(_mm256_maddubs_epi16(v, x), _mm256_set1_epi16(1));
-    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(x, v));
-    const __m256i scales = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((int8_t)blk[192 + 2 * j])),
-                                                   _mm_set1_epi16((int8_t)blk[193 + 2 * j]), 1);
-    return _mm256_madd_epi16(pairs, scales);
+// q4_K's eight 6-bit scales (bytes 0–7) and mins (bytes 8–15) from the 12 packed bytes, as
+// 32-bit words w0…w2 (bytes 0–3, 4–7, 8–11; rule in the header comment):
+//   sc0–3 = w0 & 63,  sc4–7 = (w2 & 15) | (w0 >> 6 & 3) << 4,
+//   m0–3  = w1 & 63,  m4–7  = (w2 >> 4 & 15) | (w1 >> 6 & 3) << 4.
+static inline __m128i q4k_scale_bytes(const uint8_t *packed) {
+    uint32_t w[3];
+    memcpy(w, packed, 12);
+    const uint32_t six = 0x3F3F3F3Fu, four = 0x0F0F0F0Fu, two = 0x03030303u;
+    return _mm_setr_epi32((int)(w[0] & six), (int)((w[2] & four) | (((w[0] >> 6) & two) << 4)),
+                          (int)(w[1] & six), (int)(((w[2] >> 4) & four) | (((w[1] >> 6) & two) << 4)));
 }
 
-static inline __m256i widen16(int kind, __m128i b) { return kind == IQ_Q4_K ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b); }
+static inline __m256 bytes8_to_ps(__m128i b, int is_signed) {
+    return _mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b));
+}
 
+// Rows of q4_K / q6_K against int8 (Q8 = 1) or int16 activations. Per super-block the float
+// scales of its 8 activation blocks are formed in vectors: q4_K scl[j] = d·sc_j·da[b], and the
+// min term −dmin·m_j·s[b] accumulates lane-wise; q6_K scl[h] = d·sc_h·da[b] per 16 elements.
 #define DEFINE_KQ_INT(NAME, KIND, QTYPE)                                                           \
     static void NAME(const uint8_t *w, size_t row_bytes, int64_t rows, const QTYPE *q, const float *da, \
                      const float *s, int64_t k, float *y) {                                         \
         const int wide = sizeof(QTYPE) == 2;                                                        \
+        const __m256i ones = _mm256_set1_epi16(1);                                                  \
+        const __m256i lo_pairs = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);                         \
+        const __m256i hi_pairs = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);                         \
         for (int64_t r = 0; r < rows; r++) {                                                        \
             const uint8_t *row = w + (size_t)r * row_bytes;                                         \
-            __m256 acc = _mm256_setzero_ps();                                                       \
-            float offset = 0;                                                                       \
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), mins = _mm256_setzero_ps(); \
             for (int64_t sb = 0; sb < k / 256; sb++) {                                              \
                 const uint8_t *blk = row + (size_t)sb * kq_block_bytes(KIND);                       \
                 _mm_prefetch((const char *)(blk + PREFETCH_AHEAD), _MM_HINT_T0);                    \
-                float mul[16], add[16];                                                             \
-                __m256i v[8];                                                                       \
-                kq_scales(KIND, blk, mul, add);                                                     \
-                kq_unpack(KIND, blk, v);                                                            \
-                const float d = KIND == IQ_Q4_K ? 0.0f : half_bits_to_float(blk + 208);             \
-                for (int j = 0; j < 8; j++) {                                                       \
-                    const int64_t b = 8 * sb + j;                                                   \
-                    const QTYPE *qb = q + 32 * b;                                                   \
-                    if (!wide) {                                                                    \
-                        const __m256i sums = kq_block_q8(KIND, v[j], (const int8_t *)qb, blk, j);   \
-                        const float scale = KIND == IQ_Q4_K ? mul[2 * j] * da[b] : d * da[b];       \
-                        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_set1_ps(scale), acc); \
-                    } else {                                                                        \
-                        const __m256i lo = _mm256_madd_epi16(widen16(KIND, _mm256_castsi256_si128(v[j])), \
-                                                             _mm256_loadu_si256((const __m256i *)qb)); \
-                        const __m256i hi = _mm256_madd_epi16(widen16(KIND, _mm256_extracti128_si256(v[j], 1)), \
-                                                             _mm256_loadu_si256((const __m256i *)(qb + 16))); \
-                        if (KIND == IQ_Q4_K) {                                                      \
-                            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(lo, hi)),     \
-                                                  _mm256_set1_ps(mul[2 * j] * da[b]), acc);         \
+                const __m256 da8 = _mm256_loadu_ps(da + 8 * sb);                                    \
+                float scl[16];                                                                      \
+                if (KIND == IQ_Q4_K) {                                                              \
+                    const __m128i sm = q4k_scale_bytes(blk + 4);                                    \
+                    const __m256 sc = _mm256_mul_ps(bytes8_to_ps(sm, 0), _mm256_set1_ps(half_bits_to_float(blk))); \
+                    const __m256 mn = _mm256_mul_ps(bytes8_to_ps(_mm_srli_si128(sm, 8), 0),          \
+                                                    _mm256_set1_ps(half_bits_to_float(blk + 2)));   \
+                    _mm256_storeu_ps(scl, _mm256_mul_ps(sc, da8));                                  \
+                    mins = _mm256_fnmadd_ps(mn, _mm256_loadu_ps(s + 8 * sb), mins);                 \
+                } else {                                                                            \
+                    const __m128i sc = _mm_loadu_si128((const __m128i *)(blk + 192));               \
+                    const __m256 d = _mm256_set1_ps(half_bits_to_float(blk + 208));                 \
+                    _mm256_storeu_ps(scl, _mm256_mul_ps(_mm256_mul_ps(bytes8_to_ps(sc, 1), d),      \
+                                                        _mm256_permutevar8x32_ps(da8, lo_pairs)));  \
+                    _mm256_storeu_ps(scl + 8, _mm256_mul_ps(_mm256_mul_ps(bytes8_to_ps(_mm_srli_si128(sc, 8), 1), d), \
+                                                            _mm256_permutevar8x32_ps(da8, hi_pairs))); \
+                }                                                                                   \
+                const QTYPE *qs = q + 256 * sb;                                                     \
+                for (int c = 0; c < 4; c++) {                                                       \
+                    /* Two sub-blocks per step: 2c and 2c + 1, decoded just before use. */          \
+                    __m256i pair[2];                                                                \
+                    kq_unpack_pair(KIND, blk, c, pair);                                             \
+                    for (int half = 0; half < 2; half++) {                                          \
+                        const int j = 2 * c + half;                                                 \
+                        const __m256i vj = pair[half];                                              \
+                        const QTYPE *qb = qs + 32 * j;                                              \
+                        if (!wide) {                                                                \
+                            const __m256i x = _mm256_loadu_si256((const __m256i *)qb);              \
+                            if (KIND == IQ_Q4_K) {                                                  \
+                                const __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(vj, x), ones); \
+                                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_broadcast_ss(scl + j), acc0); \
+                            } else {                                                                \
+                                /* lanes 0–3: elements 0–15 (scale 2j), lanes 4–7: 16–31 (2j+1) */  \
+                                const __m256i sums = _mm256_madd_epi16(                             \
+                                    _mm256_maddubs_epi16(_mm256_sign_epi8(vj, vj), _mm256_sign_epi8(x, vj)), ones); \
+                                const __m256 scale = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(scl + 2 * j)), \
+                                                                          _mm_broadcast_ss(scl + 2 * j + 1), 1); \
+                                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc0);      \
+                            }                                                                       \
                         } else {                                                                    \
-                            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_set1_ps(mul[2 * j] * da[b]), acc); \
-                            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_set1_ps(mul[2 * j + 1] * da[b]), acc); \
+                            const __m256i lo = _mm256_madd_epi16(widen16(KIND, _mm256_castsi256_si128(vj)), \
+                                                                 _mm256_loadu_si256((const __m256i *)qb)); \
+                            const __m256i hi = _mm256_madd_epi16(widen16(KIND, _mm256_extracti128_si256(vj, 1)), \
+                                                                 _mm256_loadu_si256((const __m256i *)(qb + 16))); \
+                            if (KIND == IQ_Q4_K) {                                                  \
+                                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(lo, hi)), \
+                                                       _mm256_broadcast_ss(scl + j), acc0);         \
+                            } else {                                                                \
+                                acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lo), _mm256_broadcast_ss(scl + 2 * j), acc0); \
+                                acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hi), _mm256_broadcast_ss(scl + 2 * j + 1), acc1); \
+                            }                                                                       \
                         }                                                                           \
                     }                                                                               \
-                    if (KIND == IQ_Q4_K) offset += add[2 * j] * s[b];                               \
                 }                                                                                   \
             }                                                                                       \
-            y[r] = hsum8(acc) + offset;                                                             \
+            y[r] = hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), mins));                          \
         }                                                                                           \
     }
+
+static inline __m256i widen16(int kind, __m128i b) { return kind == IQ_Q4_K ? _mm256_cvtepu8_epi16(b) : _mm256_cvtepi8_epi16(b); }
 
 DEFINE_KQ_INT(dot_q4_K_q8, IQ_Q4_K, int8_t)
 DEFINE_KQ_INT(dot_q6_K_q8, IQ_Q6_K, int8_t)
