@@ -106,6 +106,13 @@ static inline void kq_unpack(int kind, const uint8_t *blk, __m256i v[8]) {
     }
 }
 
+// Prefetches the super-block PREFETCH_AHEAD bytes on, every cache line of it: a super-block
+// spans 3–4 lines, and one prefetch per block (enough for the 18–34-byte blocks of
+// integer_dots.c) left the q6_K kernels stalled on memory (perf: the first load of each block).
+static inline void kq_prefetch(int kind, const uint8_t *blk) {
+    for (size_t off = 0; off < kq_block_bytes(kind); off += 64) _mm_prefetch((const char *)(blk + PREFETCH_AHEAD + off), _MM_HINT_T0);
+}
+
 // Sub-blocks 2c and 2c + 1 of a super-block (codes as kq_unpack gives them).
 static inline __attribute__((always_inline)) void kq_unpack_pair(int kind, const uint8_t *blk, int c, __m256i out[2]) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -157,7 +164,7 @@ static inline __m256 kq_weights8(int kind, const uint8_t *codes, int j, int i, c
             __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
             for (int64_t sb = 0; sb < k / 256; sb++) {                                             \
                 const uint8_t *blk = row + (size_t)sb * kq_block_bytes(KIND);                      \
-                _mm_prefetch((const char *)(blk + PREFETCH_AHEAD), _MM_HINT_T0);                   \
+                kq_prefetch(KIND, blk);                                                            \
                 float mul[16], add[16];                                                            \
                 __m256i v[8];                                                                      \
                 uint8_t codes[256];                                                                \
@@ -218,7 +225,7 @@ static inline __m256 bytes8_to_ps(__m128i b, int is_signed) {
             __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), mins = _mm256_setzero_ps(); \
             for (int64_t sb = 0; sb < k / 256; sb++) {                                              \
                 const uint8_t *blk = row + (size_t)sb * kq_block_bytes(KIND);                       \
-                _mm_prefetch((const char *)(blk + PREFETCH_AHEAD), _MM_HINT_T0);                    \
+                kq_prefetch(KIND, blk);                                                             \
                 const __m256 da8 = _mm256_loadu_ps(da + 8 * sb);                                    \
                 float scl[16];                                                                      \
                 if (KIND == IQ_Q4_K) {                                                              \
