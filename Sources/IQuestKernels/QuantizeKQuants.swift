@@ -36,7 +36,7 @@ func quantizeQ4_K(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer) {
         for i in 0..<32 { sumSquares += sub[i] * sub[i] }
         let rms = (sumSquares / 32).squareRoot()
         for i in 0..<32 { weights[i] = rms + abs(sub[i]) }
-        (scales[j], mins[j]) = fitScaleMin(sub, weights, nmax: 15)
+        (scales[j], mins[j]) = weights.withUnsafeBufferPointer { fitScaleMin(sub, $0.baseAddress!, nmax: 15) }
     }
     let maxScale = scales.max() ?? 0, maxMin = mins.max() ?? 0
     let invScale: Float = maxScale > 0 ? 63 / maxScale : 0
@@ -76,35 +76,46 @@ func quantizeQ4_K(_ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer) {
 /// Weighted least-squares fit of x ≈ scale·q − min over codes q ∈ 0…nmax, min ≥ 0 (so zero stays
 /// representable); tries the plain min/max grid and 20 nearby grids (ggml's make_qkx2_quants
 /// search: iscale = (nmax − 1 + 0.1·k)/(max − min), k = 0…20) and keeps the lowest weighted
-/// squared error. Returns (scale, min) with scale ≥ 0.
-private func fitScaleMin(_ x: UnsafePointer<Float>, _ w: [Float], nmax: Int) -> (Float, Float) {
-    let n = w.count
-    var lo = x[0], hi = x[0], sumW: Float = 0, sumX: Float = 0
-    for i in 0..<n {
-        lo = min(lo, x[i]); hi = max(hi, x[i])
-        sumW += w[i]; sumX += w[i] * x[i]
-    }
+/// squared error. Returns (scale, min) with scale ≥ 0. `x` and `w` hold 32 values, handled as
+/// four 8-lane vectors (this search is most of a q4_K conversion's time).
+private func fitScaleMin(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, nmax: Int) -> (Float, Float) {
+    typealias V = SIMD8<Float>
+    let xr = UnsafeRawPointer(x), wr = UnsafeRawPointer(w)
+    let xs = (xr.loadUnaligned(as: V.self), xr.loadUnaligned(fromByteOffset: 32, as: V.self),
+              xr.loadUnaligned(fromByteOffset: 64, as: V.self), xr.loadUnaligned(fromByteOffset: 96, as: V.self))
+    let ws = (wr.loadUnaligned(as: V.self), wr.loadUnaligned(fromByteOffset: 32, as: V.self),
+              wr.loadUnaligned(fromByteOffset: 64, as: V.self), wr.loadUnaligned(fromByteOffset: 96, as: V.self))
+    var lo = min(min(xs.0.min(), xs.1.min()), min(xs.2.min(), xs.3.min()))
+    let hi = max(max(xs.0.max(), xs.1.max()), max(xs.2.max(), xs.3.max()))
+    let sumW = (ws.0 + ws.1 + ws.2 + ws.3).sum()
+    let sumX = (ws.0 * xs.0 + ws.1 * xs.1 + ws.2 * xs.2 + ws.3 * xs.3).sum()
+    let sumXX = (ws.0 * xs.0 * xs.0 + ws.1 * xs.1 * xs.1 + ws.2 * xs.2 * xs.2 + ws.3 * xs.3 * xs.3).sum()
     lo = min(lo, 0)
     guard hi > lo else { return (0, -lo) }
-    let top = Float(nmax)
-    func error(_ scale: Float, _ offset: Float, _ iscale: Float) -> Float {
-        var e: Float = 0
-        for i in 0..<n {
-            let q = Float(nearestClamped(iscale * (x[i] - offset), 0, nmax))
-            let diff = scale * q + offset - x[i]
-            e += w[i] * diff * diff
+    let top = Float(nmax), magic = V(repeating: 12_582_912)
+    // Σw·q, Σw·q², Σw·q·x for codes q = clamp(round_half_even(iscale·(x − lo)), 0, nmax) (NaN
+    // inputs only make NaN sums, whose errors never win).
+    @inline(__always) func sums(_ iscale: Float) -> (Float, Float, Float) {
+        var l = V(), l2 = V(), xl = V()
+        @inline(__always) func add(_ xv: V, _ wv: V) {
+            // Adding and subtracting 1.5·2²³ rounds half to even for |v| < 2²² (here 0…~16),
+            // in two vector adds (SIMD .rounded is per lane).
+            let r = (iscale * (xv - lo) + magic) - magic
+            let q = r.replacing(with: 0, where: r .< 0).replacing(with: top, where: r .> top)
+            let wq = wv * q
+            l += wq; l2 += wq * q; xl += wq * xv
         }
-        return e
+        add(xs.0, ws.0); add(xs.1, ws.1); add(xs.2, ws.2); add(xs.3, ws.3)
+        return (l.sum(), l2.sum(), xl.sum())
+    }
+    // Σ w·(scale·q + offset − x)², expanded in the sums.
+    @inline(__always) func error(_ scale: Float, _ offset: Float, _ s: (Float, Float, Float)) -> Float {
+        scale * scale * s.1 + 2 * scale * offset * s.0 + offset * offset * sumW - 2 * (scale * s.2 + offset * sumX) + sumXX
     }
     var bestScale = (hi - lo) / top, bestMin = lo
-    var bestError = error(bestScale, bestMin, top / (hi - lo))
+    var bestError = error(bestScale, bestMin, sums(top / (hi - lo)))
     for step in 0...20 {
-        let iscale = (top - 1 + 0.1 * Float(step)) / (hi - lo)
-        var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
-        for i in 0..<n {
-            let q = Float(nearestClamped(iscale * (x[i] - lo), 0, nmax))
-            sumL += w[i] * q; sumL2 += w[i] * q * q; sumXL += w[i] * q * x[i]
-        }
+        let (sumL, sumL2, sumXL) = sums((top - 1 + 0.1 * Float(step)) / (hi - lo))
         let det = sumW * sumL2 - sumL * sumL
         guard det > 0 else { continue }
         var scale = (sumW * sumXL - sumX * sumL) / det
@@ -113,13 +124,7 @@ private func fitScaleMin(_ x: UnsafePointer<Float>, _ w: [Float], nmax: Int) -> 
             offset = 0
             scale = sumXL / sumL2
         }
-        // Error of these codes (chosen on the lo grid) with the refitted scale/offset.
-        var e: Float = 0
-        for i in 0..<n {
-            let q = Float(nearestClamped(iscale * (x[i] - lo), 0, nmax))
-            let diff = scale * q + offset - x[i]
-            e += w[i] * diff * diff
-        }
+        let e = error(scale, offset, (sumL, sumL2, sumXL))
         if e < bestError, scale >= 0 {
             bestError = e; bestScale = scale; bestMin = offset
         }
