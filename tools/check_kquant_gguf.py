@@ -27,7 +27,7 @@ def main():
     src = tensors(sys.argv[2])[1] if len(sys.argv) > 2 else None
     errors = defaultdict(list)
     for name, t in out.items():
-        line = f"{name:40s} {t.tensor_type.name:6s} {list(t.shape)}"
+        line = f"{name:40s} {t.tensor_type.name:6s} {[int(d) for d in t.shape]}"
         if src is not None and name in src:
             got = dequantize(t.data, t.tensor_type).astype(np.float64).reshape(-1)
             s = src[name]
