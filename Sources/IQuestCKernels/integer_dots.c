@@ -22,6 +22,7 @@
 // So the integer sums are exact, and results differ from a double-precision reference only by
 // the float arithmetic.
 #include "iquest_ckernels.h"
+#include "kquants.h"
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -167,6 +168,7 @@ void iq_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, con
     case IQ_Q8_0: dot_rows_q8_0_q8(w, row_bytes, rows, q, d, s, k, y); break;
     case IQ_Q4_0: dot_rows_q4_0_q8(w, row_bytes, rows, q, d, s, k, y); break;
     case IQ_Q4_1: dot_rows_q4_1_q8(w, row_bytes, rows, q, d, s, k, y); break;
+    case IQ_Q4_K: case IQ_Q6_K: iq_kq_dot_rows_q8(kind, w, row_bytes, rows, q, d, s, k, y); break;
     }
 }
 
@@ -176,6 +178,7 @@ void iq_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, co
     case IQ_Q8_0: dot_rows_q8_0_q16(w, row_bytes, rows, q, d, s, k, y); break;
     case IQ_Q4_0: dot_rows_q4_0_q16(w, row_bytes, rows, q, d, s, k, y); break;
     case IQ_Q4_1: dot_rows_q4_1_q16(w, row_bytes, rows, q, d, s, k, y); break;
+    case IQ_Q4_K: case IQ_Q6_K: iq_kq_dot_rows_q16(kind, w, row_bytes, rows, q, d, s, k, y); break;
     }
 }
 
@@ -238,11 +241,13 @@ static float dot_row(int kind, const uint8_t *row, const int8_t *q8, const int16
 
 void iq_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q, const float *d,
                     const float *s, int64_t k, float *y) {
+    if (kind == IQ_Q4_K || kind == IQ_Q6_K) { iq_kq_dot_rows_q8(kind, w, row_bytes, rows, q, d, s, k, y); return; }
     for (int64_t r = 0; r < rows; r++) y[r] = dot_row(kind, (const uint8_t *)w + (size_t)r * row_bytes, q, NULL, d, s, k);
 }
 
 void iq_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
                      const float *s, int64_t k, float *y) {
+    if (kind == IQ_Q4_K || kind == IQ_Q6_K) { iq_kq_dot_rows_q16(kind, w, row_bytes, rows, q, d, s, k, y); return; }
     for (int64_t r = 0; r < rows; r++) y[r] = dot_row(kind, (const uint8_t *)w + (size_t)r * row_bytes, NULL, q, d, s, k);
 }
 #endif

@@ -1,4 +1,5 @@
 #include "iquest_ckernels.h"
+#include "kquants.h"
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -105,6 +106,7 @@ void iq_decode_row(int kind, const void *src, float *dst, int64_t n) {
     case IQ_Q8_0: decode_row_q8_0(src, dst, n); break;
     case IQ_Q4_0: decode_row_q4_0(src, dst, n); break;
     case IQ_Q4_1: decode_row_q4_1(src, dst, n); break;
+    case IQ_Q4_K: case IQ_Q6_K: iq_kq_decode_row(kind, src, dst, n); break;
     }
 }
 
@@ -115,6 +117,7 @@ void iq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const 
     case IQ_Q8_0: dot_rows_q8_0(w, row_bytes, rows, x, k, y); break;
     case IQ_Q4_0: dot_rows_q4_0(w, row_bytes, rows, x, k, y); break;
     case IQ_Q4_1: dot_rows_q4_1(w, row_bytes, rows, x, k, y); break;
+    case IQ_Q4_K: case IQ_Q6_K: iq_kq_dot_rows(kind, w, row_bytes, rows, x, k, y); break;
     }
 }
 
@@ -147,10 +150,12 @@ static size_t group_bytes(int kind) {
 }
 
 void iq_decode_row(int kind, const void *src, float *dst, int64_t n) {
+    if (kind == IQ_Q4_K || kind == IQ_Q6_K) { iq_kq_decode_row(kind, src, dst, n); return; }
     for (int64_t g = 0; g < n / 32; g++) decode_group_scalar(kind, (const uint8_t *)src + g * group_bytes(kind), dst + 32 * g);
 }
 
 void iq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const float *x, int64_t k, float *y) {
+    if (kind == IQ_Q4_K || kind == IQ_Q6_K) { iq_kq_dot_rows(kind, w, row_bytes, rows, x, k, y); return; }
     float buf[32];
     for (int64_t r = 0; r < rows; r++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)r * row_bytes;

@@ -1,7 +1,7 @@
 import IQuestCKernels
 
-/// Rows are processed in groups of 32 elements for every kind; the loader checks that row
-/// lengths are multiples of this.
+/// Rows are processed in groups of 32 elements for every kind (k-quants: super-blocks of 256,
+/// `WeightKind.blockSize`); the loader checks that row lengths are multiples of both.
 public let groupSize = 32
 
 extension WeightKind {
@@ -14,6 +14,8 @@ extension WeightKind {
         case .q8_0: return Int32(IQ_Q8_0.rawValue)
         case .q4_0: return Int32(IQ_Q4_0.rawValue)
         case .q4_1: return Int32(IQ_Q4_1.rawValue)
+        case .q4_K: return Int32(IQ_Q4_K.rawValue)
+        case .q6_K: return Int32(IQ_Q6_K.rawValue)
         }
     }
 }

@@ -6,6 +6,7 @@ import Foundation
 //   q4_0: m = the x with the largest |x| (signed),  d = m / −8,  q = min(15, trunc(x/d + 8.5))
 //   q4_1: d = (max − min) / 15,                     q = min(15, trunc((x − min)/d + 0.5)), m = min
 // Scales are stored as f16 and a zero scale encodes all zeros. bf16 rounds to nearest even.
+// q4_K / q6_K: QuantizeKQuants.swift.
 
 /// Encodes `count` f32 values (a multiple of the kind's block size) into `dst`, which must hold
 /// `kind.rowBytes(columns: count)` bytes.
@@ -23,6 +24,10 @@ public func quantizeRow(_ kind: WeightKind, _ src: UnsafePointer<Float>, count: 
         for b in 0..<(count / 32) { quantizeQ4_0(src + 32 * b, dst + 18 * b) }
     case .q4_1:
         for b in 0..<(count / 32) { quantizeQ4_1(src + 32 * b, dst + 20 * b) }
+    case .q4_K:
+        for b in 0..<(count / 256) { quantizeQ4_K(src + 256 * b, dst + 144 * b) }
+    case .q6_K:
+        for b in 0..<(count / 256) { quantizeQ6_K(src + 256 * b, dst + 210 * b) }
     }
 }
 

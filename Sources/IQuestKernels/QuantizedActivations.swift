@@ -1,6 +1,6 @@
 import IQuestCKernels
 
-/// How decode-sized products (`linear` with M < 4) meet q8_0 / q4_0 / q4_1 weights:
+/// How decode-sized products (`linear` with M < 4) meet q8_0 / q4_0 / q4_1 / q4_K / q6_K weights:
 /// - `exact`: the activation stays f32 and weights are decoded to f32 in registers: the
 ///   reference path that the parity tests hold to transformers.
 /// - `int16`: each activation row is quantized once per product to int16 blocks of 32 (one scale
@@ -79,5 +79,10 @@ public final class QuantizedActivations {
 
 extension WeightKind {
     /// Kinds with integer dot kernels against quantized activations.
-    var hasIntegerDot: Bool { self == .q8_0 || self == .q4_0 || self == .q4_1 }
+    var hasIntegerDot: Bool {
+        switch self {
+        case .q8_0, .q4_0, .q4_1, .q4_K, .q6_K: return true
+        case .f32, .f16, .bf16: return false
+        }
+    }
 }

@@ -4,14 +4,20 @@
 /// - q4_0: 32 elements = f16 scale d + 16 bytes of nibbles;          x = d·(q − 8)
 /// - q4_1: 32 elements = f16 scale d + f16 min m + 16 bytes nibbles; x = d·q + m
 /// Nibble order in q4_0/q4_1: byte j holds element j (low nibble) and element j+16 (high nibble).
+/// k-quants, super-blocks of 256 elements (bit layouts in IQuestCKernels/kquants.c):
+/// - q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins for 8 sub-blocks of 32, 128 bytes of
+///   nibbles (144 bytes);                                           x = d·sc·q − dmin·m
+/// - q6_K: 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales (one per 16
+///   elements), f16 d (210 bytes);                                 x = d·sc·(q − 32)
 public enum WeightKind: Sendable, Equatable, CaseIterable {
-    case f32, f16, bf16, q8_0, q4_0, q4_1
+    case f32, f16, bf16, q8_0, q4_0, q4_1, q4_K, q6_K
 
     /// Elements per block.
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16: return 1
         case .q8_0, .q4_0, .q4_1: return 32
+        case .q4_K, .q6_K: return 256
         }
     }
 
@@ -23,6 +29,8 @@ public enum WeightKind: Sendable, Equatable, CaseIterable {
         case .q8_0: return 34
         case .q4_0: return 18
         case .q4_1: return 20
+        case .q4_K: return 144
+        case .q6_K: return 210
         }
     }
 

@@ -20,7 +20,7 @@ struct GGUFTensors: WeightSource {
 
     func weightKind(_ type: GGMLType, tensor: String) throws(ModelError) -> WeightKind {
         guard let kind = type.weightKind else {
-            throw ModelError("\(file.path): tensor '\(tensor)' has type \(type.name), which this engine cannot compute with yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1)")
+            throw ModelError("\(file.path): tensor '\(tensor)' has type \(type.name), which this engine cannot compute with yet (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K)")
         }
         return kind
     }
@@ -44,6 +44,9 @@ struct GGUFTensors: WeightSource {
             throw ModelError("\(file.path): tensor '\(name)' rows have \(columns) elements; this engine needs a multiple of \(groupSize)")
         }
         let kind = try weightKind(t.type, tensor: name)
+        guard columns % kind.blockSize == 0 else {
+            throw ModelError("\(file.path): tensor '\(name)' is \(t.type.name) with rows of \(columns) elements; \(t.type.name) needs a multiple of \(kind.blockSize)")
+        }
         let data = file.data(for: t)
         guard let base = data.baseAddress, data.count >= kind.rowBytes(columns: columns) * rows else {
             throw ModelError("\(file.path): tensor '\(name)' data is shorter than its shape requires")
@@ -62,10 +65,11 @@ struct GGUFTensors: WeightSource {
             throw ModelError("\(file.path): tensor '\(name)' has shape \(t.shape), expected \(Array(shape.reversed())) (innermost first)")
         }
         let count = shape.reduce(1, *)
-        guard count % groupSize == 0 || t.type == .f32 || t.type == .f16 || t.type == .bf16 else {
-            throw ModelError("\(file.path): tensor '\(name)' is quantized with \(count) elements (not a multiple of \(groupSize))")
-        }
         let kind = try weightKind(t.type, tensor: name)
+        let block = kind.blockSize == 1 ? 1 : max(kind.blockSize, groupSize)
+        guard count % block == 0, (shape.last ?? count) % kind.blockSize == 0 else {
+            throw ModelError("\(file.path): tensor '\(name)' is quantized with \(count) elements (rows not a multiple of \(kind.blockSize))")
+        }
         let data = file.data(for: t)
         guard let base = data.baseAddress else { return [] }
         var out = [Float](repeating: 0, count: count)
@@ -84,7 +88,8 @@ extension GGMLType {
         case .q8_0: return .q8_0
         case .q4_0: return .q4_0
         case .q4_1: return .q4_1
-        default: return nil
+        case .q4_K: return .q4_K
+        case .q6_K: return .q6_K
         }
     }
 
@@ -96,6 +101,8 @@ extension GGMLType {
         case .q8_0: self = .q8_0
         case .q4_0: self = .q4_0
         case .q4_1: self = .q4_1
+        case .q4_K: self = .q4_K
+        case .q6_K: self = .q6_K
         }
     }
 }

@@ -44,7 +44,7 @@ public enum ModelRegistry {
     public static var supportedGGUFArchitectures: [String] { gguf.keys.sorted() }
 
     /// Builds the model a GGUF file declares in `general.architecture`. `activations`: how decoding
-    /// treats activations against q8_0/q4_0/q4_1 weights (`ActivationPrecision`).
+    /// treats activations against q8_0/q4_0/q4_1/q4_K/q6_K weights (`ActivationPrecision`).
     public static func load(gguf file: GGUFFile, pool: ComputePool, activations: ActivationPrecision = .standard) throws -> any LanguageModel {
         guard let arch = file.architecture else {
             throw ModelError("\(file.path): metadata key 'general.architecture' is missing, so the model type is unknown")

@@ -19,6 +19,10 @@ public final class SyntheticWeights {
     public init(shape: SyntheticShape, kind: WeightKind, seed: UInt64 = 1, pool: ComputePool,
                 progress: (Int, Int) -> Void = { _, _ in }) throws {
         try shape.validate()
+        // k-quants need rows of whole 256-element super-blocks.
+        for t in shape.tensorList where t.quantized && (t.shape.last ?? 0) % kind.blockSize != 0 {
+            throw ModelError("\(shape.name): tensor '\(t.name)' rows have \(t.shape.last ?? 0) values; \(kind) needs a multiple of \(kind.blockSize)")
+        }
         self.shape = shape
         self.kind = kind
         var offset = 0

@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
     var synthetic: String?
     @Option(help: "With --synthetic: the layer count (default: the model's).")
     var layers: Int?
-    @Option(name: .customLong("type"), help: "With --synthetic: the matrices' type (q4_0, q4_1, q8_0, bf16, f16, f32).")
+    @Option(name: .customLong("type"), help: "With --synthetic: the matrices' type (q4_0, q4_1, q4_k, q6_k, q8_0, bf16, f16, f32).")
     var type: String = "q4_0"
     @Option(help: "With a Loop --synthetic shape: loop_window_size (default 8192).")
     var loopWindow: Int?
@@ -69,10 +69,12 @@ struct Bench: ParsableCommand {
         case "bf16": return .bf16
         case "f16": return .f16
         case "f32": return .f32
-        case "q4_k", "q4_k_m", "q4_k_s":
-            throw ValidationError("--type \(name): this engine has no Q4_K kernels yet; use q4_0, q4_1, q8_0, bf16, f16 or f32")
+        case "q4_k": return .q4_K
+        case "q6_k": return .q6_K
+        case "q4_k_m", "q4_k_s":
+            throw ValidationError("--type \(name): synthetic models use one type for every matrix; use q4_k (or q6_k) to measure the k-quant kernels")
         default:
-            throw ValidationError("--type \(name) is not a type the engine computes with (q4_0, q4_1, q8_0, bf16, f16, f32)")
+            throw ValidationError("--type \(name) is not a type the engine computes with (q4_0, q4_1, q4_k, q6_k, q8_0, bf16, f16, f32)")
         }
     }
 
@@ -133,7 +135,7 @@ struct Bench: ParsableCommand {
         print(String(format: "memory read bandwidth: %.1f GB/s (probe: %.2f GiB buffer, %d threads, median of %d passes: %@)",
                      probe.median, Double(probe.bytes) / 1_073_741_824, probe.threads, probe.passes.count,
                      probe.passes.map { String(format: "%.1f", $0) }.joined(separator: " ")))
-        print("activations: \(model.activationPrecision.rawValue) (decode products on q8_0/q4_0/q4_1 weights)")
+        print("activations: \(model.activationPrecision.rawValue) (decode products on q8_0/q4_0/q4_1/q4_K/q6_K weights)")
         let cost = (model as? ForwardCostReporting)?.forwardCost
         print("| model | size | threads | test | t/s | median t/s | achieved | of probe |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -29,7 +29,7 @@ struct ModelOptions: ParsableArguments {
 extension ActivationPrecision: ExpressibleByArgument {}
 
 let activationsHelp = ArgumentHelp(
-    "Activations in decode products with q8_0/q4_0/q4_1 weights: exact (f32, the reference), int16 or int8 (fastest, least accurate).",
+    "Activations in decode products with q8_0/q4_0/q4_1/q4_K/q6_K weights: exact (f32, the reference), int16 or int8 (fastest, least accurate).",
     valueName: "exact|int16|int8")
 
 /// Writes to stderr without buffering.

@@ -8,7 +8,10 @@ struct Quantize: ParsableCommand {
         abstract: "Convert an HF checkpoint directory or a GGUF file into a GGUF of one weight type.",
         discussion: """
         Matrices take --type; norms and Loop gates stay f32. Tensors are written one at a time, so \
-        memory holds one tensor, not the model. Supported types: f32, f16, bf16, q8_0, q4_0, q4_1.
+        memory holds one tensor, not the model. Supported types: f32, f16, bf16, q8_0, q4_0, q4_1, \
+        q4_k, q6_k, and q4_k_m (llama.cpp's Q4_K_M mix: q4_K, with q6_K for output.weight and for \
+        attn_v/ffn_down on some layers). k-quant matrices whose rows are not a multiple of 256 \
+        are stored as q8_0 (f16 when not a multiple of 32).
         """)
 
     @Option(name: .shortAndLong, help: "HF checkpoint directory or GGUF file.")
@@ -18,7 +21,11 @@ struct Quantize: ParsableCommand {
     @Option(name: .long, help: "Weight type of the matrices.")
     var type: String
 
-    static let types: [String: WeightKind] = ["f32": .f32, "f16": .f16, "bf16": .bf16, "q8_0": .q8_0, "q4_0": .q4_0, "q4_1": .q4_1]
+    static let types: [String: QuantizationScheme] = [
+        "f32": .uniform(.f32), "f16": .uniform(.f16), "bf16": .uniform(.bf16), "q8_0": .uniform(.q8_0),
+        "q4_0": .uniform(.q4_0), "q4_1": .uniform(.q4_1), "q4_k": .uniform(.q4_K), "q6_k": .uniform(.q6_K),
+        "q4_k_m": .q4_K_M,
+    ]
 
     func validate() throws {
         guard Self.types[type.lowercased()] != nil else {
@@ -28,9 +35,9 @@ struct Quantize: ParsableCommand {
 
     func run() throws {
         try failingCleanly {
-            guard let kind = Self.types[type.lowercased()] else { return }
+            guard let scheme = Self.types[type.lowercased()] else { return }
             let started = Date()
-            let summary = try GGUFExporter.convert(ConversionRequest(input: input, output: output, type: kind)) { done, total, name in
+            let summary = try GGUFExporter.convert(ConversionRequest(input: input, output: output, scheme: scheme)) { done, total, name in
                 let width = 30
                 let filled = total > 0 ? width * done / total : width
                 let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)

@@ -56,13 +56,17 @@ func referenceOffsets(_ kind: WeightKind, _ bytes: [UInt8], count: Int) -> [Doub
         switch kind {
         case .q4_0: return -8 * referenceHalf(readU16(bytes, base))
         case .q4_1: return referenceHalf(readU16(bytes, base + 2))
+        case .q4_K:
+            // The kernel forms d·sc·Σn·q and dmin·m·s apart: the offset is −dmin·m.
+            let sb = i / 256 * 144
+            return -referenceHalf(readU16(bytes, sb + 2)) * Double(referenceQ4KScaleMin(bytes, sb, i % 256 / 32).1)
         default: return 0
         }
     }
 }
 
 @Suite struct IntegerDotTests {
-    static let integerKinds: [WeightKind] = [.q8_0, .q4_0, .q4_1]
+    static let integerKinds: [WeightKind] = [.q8_0, .q4_0, .q4_1, .q4_K, .q6_K]
     static let precisions: [ActivationPrecision] = [.int16, .int8]
     /// Every (weight kind, activation precision) pair with integer kernels.
     static let pairs = integerKinds.flatMap { k in precisions.map { (k, $0) } }
@@ -194,7 +198,10 @@ func referenceOffsets(_ kind: WeightKind, _ bytes: [UInt8], count: Int) -> [Doub
         var rng = TestRNG(seed: 0x5EED &+ UInt64(Self.integerKinds.firstIndex(of: kind)!))
         var worst = 0.0
         // One block; several; a row count past any thread split; many rows of one block; a real width.
-        for (n, k) in [(1, 32), (5, 64), (37, 160), (300, 32), (7, 576), (3, 1536)] {
+        let shapes = kind.blockSize == 256
+            ? [(1, 256), (5, 512), (37, 768), (300, 256), (7, 1280), (3, 4096)]  // several super-blocks, odd row counts
+            : [(1, 32), (5, 64), (37, 160), (300, 32), (7, 576), (3, 1536)]
+        for (n, k) in shapes {
             let bytes = randomWeightBytes(kind, rows: n, columns: k, rng: &rng)
             for m in 1...3 {
                 let x = rng.floats(m * k, -2, 2)
@@ -211,7 +218,7 @@ func referenceOffsets(_ kind: WeightKind, _ bytes: [UInt8], count: Int) -> [Doub
     /// 127, nibbles 0 and 15) against activations at ±Q, alternating and same-signed so the
     /// int8 path's 16-bit pair sums reach their largest magnitude; all-zero weight blocks and
     /// activation blocks; the largest f16 scales.
-    @Test(arguments: pairs)
+    @Test(arguments: pairs.filter { $0.0.blockSize == 32 })
     func extremeBlocks(kind: WeightKind, precision: ActivationPrecision) {
         let k = 32 * 6, n = 4
         var bytes: [UInt8] = []
@@ -259,7 +266,7 @@ func referenceOffsets(_ kind: WeightKind, _ bytes: [UInt8], count: Int) -> [Doub
     @Test(arguments: WeightKind.allCases)
     func exactWhereIntegerDotsDoNotApply(kind: WeightKind) {
         var rng = TestRNG(seed: 0xE4AC7)
-        let n = 19, k = 96
+        let n = 19, k = kind.blockSize == 256 ? 512 : 96
         let bytes = randomWeightBytes(kind, rows: n, columns: k, rng: &rng)
         for m in [1, 3, 4, 7] where m >= 4 || !Self.integerKinds.contains(kind) {
             let x = rng.floats(m * k, -2, 2)

@@ -92,8 +92,49 @@ func referenceDecode(_ kind: WeightKind, _ bytes: [UInt8], count: Int) -> [Doubl
                 out[b * 32 + j + 16] = d * Double(q >> 4) + m
             }
         }
+    case .q4_K:
+        // Super-block (144 bytes): f16 d, f16 dmin, 12 scale bytes, 128 nibble bytes.
+        // Sub-block j (32 elements): x = d·sc_j·n − dmin·m_j (referenceQ4KScaleMin).
+        // Nibbles: byte 16 + 32·(j/2) + l holds element 32·j + l, low nibble for even j.
+        for s in 0..<(count / 256) {
+            let base = s * 144
+            let d = referenceHalf(readU16(bytes, base)), dmin = referenceHalf(readU16(bytes, base + 2))
+            for j in 0..<8 {
+                let (sc, m) = referenceQ4KScaleMin(bytes, base, j)
+                for l in 0..<32 {
+                    let byte = bytes[base + 16 + 32 * (j / 2) + l]
+                    let n = j % 2 == 0 ? byte & 0x0F : byte >> 4
+                    out[256 * s + 32 * j + l] = d * Double(sc) * Double(n) - dmin * Double(m)
+                }
+            }
+        }
+    case .q6_K:
+        // Super-block (210 bytes): ql[128], qh[64], int8 scales[16], f16 d. Element e: half
+        // h = e/128, r = e%128, l = r%32; low 4 bits from ql[64h + l + 32·(r/32 % 2)], shifted
+        // right by 4 when r ≥ 64; high 2 bits from qh[32h + l] >> 2·(r/32); x = d·scales[e/16]·(code − 32).
+        for s in 0..<(count / 256) {
+            let base = s * 210
+            let d = referenceHalf(readU16(bytes, base + 208))
+            for e in 0..<256 {
+                let h = e / 128, r = e % 128, l = r % 32, quarter = r / 32
+                let low = bytes[base + 64 * h + l + 32 * (quarter % 2)] >> (quarter >= 2 ? 4 : 0) & 0x0F
+                let high = (bytes[base + 128 + 32 * h + l] >> (2 * quarter)) & 3
+                let code = Int(low) | Int(high) << 4
+                let scale = Int8(bitPattern: bytes[base + 192 + e / 16])
+                out[256 * s + e] = d * Double(scale) * Double(code - 32)
+            }
+        }
     }
     return out
+}
+
+/// q4_K sub-block j's 6-bit scale and min from the 12 bytes at base + 4 (ggml's get_scale_min_k4):
+/// j < 4: scale = b[j] & 63, min = b[j+4] & 63; j ≥ 4: scale = b[j+4] & 15 | (b[j−4] >> 6) << 4,
+/// min = b[j+4] >> 4 | (b[j] >> 6) << 4.
+func referenceQ4KScaleMin(_ bytes: [UInt8], _ base: Int, _ j: Int) -> (Int, Int) {
+    let b = { (i: Int) in Int(bytes[base + 4 + i]) }
+    if j < 4 { return (b(j) & 63, b(j + 4) & 63) }
+    return ((b(j + 4) & 0x0F) | (b(j - 4) >> 6) << 4, (b(j + 4) >> 4) | (b(j) >> 6) << 4)
 }
 
 /// A finite binary16 bit pattern: mostly normal values of moderate size, some subnormals,
@@ -143,6 +184,17 @@ func randomWeightBytes(_ kind: WeightKind, rows: Int, columns: Int, rng: inout T
                 put16(Float16(rng.float(0.001, 0.05)).bitPattern)
                 put16(Float16(rng.float(-0.4, 0.1)).bitPattern)
                 for _ in 0..<16 { bytes.append(rng.byte()) }
+            }
+        case .q4_K:
+            for _ in 0..<(columns / 256) {
+                put16(Float16(rng.float(0.0005, 0.01)).bitPattern)
+                put16(Float16(rng.float(0.0005, 0.02)).bitPattern)
+                for _ in 0..<140 { bytes.append(rng.byte()) }
+            }
+        case .q6_K:
+            for _ in 0..<(columns / 256) {
+                for _ in 0..<208 { bytes.append(rng.byte()) }
+                put16(Float16(rng.float(-0.001, 0.001)).bitPattern)
             }
         }
     }

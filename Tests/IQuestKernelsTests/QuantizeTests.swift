@@ -87,13 +87,14 @@ struct QuantizeTests {
 
     @Test("non-finite inputs do not crash the quantizers")
     func nonFinite() {
-        var values = [Float](repeating: 1, count: 32)
+        var values = [Float](repeating: 1, count: 256)
         values[3] = .nan
         values[7] = .infinity
+        values[100] = -.infinity
         for kind in WeightKind.allCases {
-            var out = [UInt8](repeating: 0, count: kind.rowBytes(columns: 32))
-            values.withUnsafeBufferPointer { v in out.withUnsafeMutableBytes { quantizeRow(kind, v.baseAddress!, count: 32, into: $0.baseAddress!) } }
-            #expect(out.count == kind.rowBytes(columns: 32))
+            var out = [UInt8](repeating: 0, count: kind.rowBytes(columns: 256))
+            values.withUnsafeBufferPointer { v in out.withUnsafeMutableBytes { quantizeRow(kind, v.baseAddress!, count: 256, into: $0.baseAddress!) } }
+            #expect(out.count == kind.rowBytes(columns: 256))
         }
     }
 }

@@ -73,7 +73,7 @@ final class SyntheticModelTests: XCTestCase {
 
     func testWeightsOccupyTheFormulaBytesAndHaveTheStatedDistribution() throws {
         for kind in WeightKind.allCases {
-            let shape = tinyShape(loop: true)
+            let shape = tinyShape(loop: true, kind: kind)
             let weights = try SyntheticWeights(shape: shape, kind: kind, pool: ComputePool(threads: 2))
             XCTAssertEqual(weights.byteCount, shape.weightBytes(kind), "\(kind)")
             XCTAssertEqual(weights.tensors.map(\.name), shape.tensorList.map(\.name))
@@ -123,7 +123,7 @@ final class SyntheticModelTests: XCTestCase {
         let ids = [3, 17, 42, 5, 88, 61, 9, 30, 2, 71]
         for loop in [false, true] {
             for kind in WeightKind.allCases {
-                let shape = tinyShape(loop: loop)
+                let shape = tinyShape(loop: loop, kind: kind)
                 let weights = try SyntheticWeights(shape: shape, kind: kind, pool: ComputePool(threads: 2))
                 let memory = try weights.makeModel(pool: ComputePool(threads: 2))
                 XCTAssertTrue(loop ? memory is LoopCoderModel : memory is LlamaModel)
@@ -204,7 +204,8 @@ final class SyntheticModelTests: XCTestCase {
 
     /// A 2-layer model small enough to build in milliseconds; the Loop one with window 3, so a
     /// 10-token prompt crosses the window edge.
-    func tinyShape(loop: Bool) -> SyntheticShape {
+    /// k-quant kinds get rows that are multiples of 256: hidden 256, ffn 512, 4 heads of 64.
+    func tinyShape(loop: Bool, kind: WeightKind = .q4_0) -> SyntheticShape {
         var s = SyntheticShape(name: loop ? "tiny-loop" : "tiny", layers: 2, loopWindow: loop ? 3 : nil)
         s.vocabularySize = 96
         s.hiddenSize = 64
@@ -214,6 +215,11 @@ final class SyntheticModelTests: XCTestCase {
         s.headDim = 16
         s.ropeTheta = 10_000
         s.contextLength = 64
+        if kind.blockSize == 256 {
+            s.hiddenSize = 256
+            s.intermediateSize = 512
+            s.headDim = 64
+        }
         return s
     }
 

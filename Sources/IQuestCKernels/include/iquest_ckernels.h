@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum iq_kind { IQ_F16 = 1, IQ_BF16 = 2, IQ_Q8_0 = 3, IQ_Q4_0 = 4, IQ_Q4_1 = 5 };
+// IQ_Q4_K / IQ_Q6_K are ggml's 256-element k-quant super-blocks (layouts in kquants.c); rows
+// of those kinds are multiples of 256 elements.
+enum iq_kind { IQ_F16 = 1, IQ_BF16 = 2, IQ_Q8_0 = 3, IQ_Q4_0 = 4, IQ_Q4_1 = 5, IQ_Q4_K = 6, IQ_Q6_K = 7 };
 
 // Decodes n elements (a multiple of 32) of one row into f32.
 void iq_decode_row(int kind, const void *src, float *dst, int64_t n);
@@ -30,7 +32,7 @@ void iq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const 
 void iq_quantize_q8(const float *x, int64_t k, int8_t *q, float *d, float *s);
 void iq_quantize_q16(const float *x, int64_t k, int16_t *q, float *d, float *s);
 
-// y[r] = Σ_i W[r][i] · d·q_i for rows [0, rows) of an IQ_Q8_0 / IQ_Q4_0 / IQ_Q4_1 matrix (rows
+// y[r] = Σ_i W[r][i] · d·q_i for rows [0, rows) of an IQ_Q8_0 / IQ_Q4_0 / IQ_Q4_1 / IQ_Q4_K / IQ_Q6_K matrix (rows
 // row_bytes apart, k elements each) and an activation quantized by the matching iq_quantize_*.
 void iq_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q, const float *d,
                     const float *s, int64_t k, float *y);

@@ -26,8 +26,11 @@ struct GGUFConversionSource: ConversionSource {
         return out
     }
 
-    func tensors(type: WeightKind) throws -> [PlannedTensor] {
-        try file.tensors.map { info in
+    func tensors(scheme: QuantizationScheme) throws -> [PlannedTensor] {
+        // Layers as llama.cpp counts them for use_more_bits: one attn_v per block.
+        let layers = file.tensors.filter { $0.name.hasSuffix("attn_v.weight") }.count
+        let hasOutput = file.tensor(named: "output.weight") != nil
+        return try file.tensors.map { info in
             guard let kind = info.type.weightKind else {
                 throw ConversionError("\(file.path): tensor '\(info.name)' has type \(info.type.name), which cannot be decoded yet")
             }
@@ -41,7 +44,9 @@ struct GGUFConversionSource: ConversionSource {
             }
             let src = StoredRows(kind: kind, base: base, columns: columns)
             let isMatrix = info.shape.count == 2 && !info.name.contains("loop_gate")
-            let outKind = isMatrix ? try matrixKind(type, columns: columns, name: info.name) : .f32
+            let outKind = isMatrix
+                ? try scheme.matrixKind(name: info.name, columns: columns, layer: layerIndex(info.name), layers: layers, hasOutput: hasOutput)
+                : .f32
             let shape = info.shape.count == 2 ? [rows, columns] : [columns]
             return PlannedTensor(name: info.name, shape: shape, kind: outKind) { r, row in src.read(r, into: row) }
         }

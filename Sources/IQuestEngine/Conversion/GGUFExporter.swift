@@ -7,12 +7,17 @@ import IQuestModels
 public struct ConversionRequest: Sendable {
     public var input: String
     public var output: String
-    public var type: WeightKind
+    public var scheme: QuantizationScheme
 
+    /// Every matrix in `type`.
     public init(input: String, output: String, type: WeightKind) {
+        self.init(input: input, output: output, scheme: .uniform(type))
+    }
+
+    public init(input: String, output: String, scheme: QuantizationScheme) {
         self.input = input
         self.output = output
-        self.type = type
+        self.scheme = scheme
     }
 }
 
@@ -25,7 +30,7 @@ public struct ConversionSummary: Sendable {
 
 /// Converts an HF checkpoint directory or a GGUF file into a GGUF file of one weight type,
 /// tensor by tensor: memory holds one output tensor at a time, never the whole model.
-/// Matrices take the requested type; norms, Loop gates and other vectors stay f32.
+/// Matrices take the requested scheme's types; norms, Loop gates and other vectors stay f32.
 public enum GGUFExporter {
     public static func convert(_ request: ConversionRequest,
                                progress: (_ done: Int, _ total: Int, _ tensor: String) -> Void = { _, _, _ in }) throws -> ConversionSummary {
@@ -37,25 +42,31 @@ public enum GGUFExporter {
             ? try HFConversionSource(directory: request.input)
             : try GGUFConversionSource(path: request.input)
         let writer = try GGUFWriter()
-        for (key, value) in source.metadata(fileType: fileType(request.type)) {
+        for (key, value) in source.metadata(fileType: request.scheme.fileType) {
             try writer.addMetadata(key, value)
         }
-        let plan = try source.tensors(type: request.type)
+        let plan = try source.tensors(scheme: request.scheme)
         for t in plan {
             try writer.addTensor(name: t.name, shape: t.ggufShape, type: GGMLType(t.kind))
         }
         try writer.beginTensorData(path: request.output)
         var written = 0
+        let pool = ComputePool(threads: ProcessInfo.processInfo.activeProcessorCount)
         for (i, t) in plan.enumerated() {
             progress(i, plan.count, t.name)
             let rowBytes = t.kind.rowBytes(columns: t.columns)
             var bytes = [UInt8](repeating: 0, count: rowBytes * t.rows)
-            var row = [Float](repeating: 0, count: t.columns)
-            row.withUnsafeMutableBufferPointer { r in
-                bytes.withUnsafeMutableBytes { out in
-                    for rowIndex in 0..<t.rows {
-                        t.readRow(rowIndex, r.baseAddress!)
-                        quantizeRow(t.kind, r.baseAddress!, count: t.columns, into: out.baseAddress! + rowIndex * rowBytes)
+            // Rows are independent (readRow only reads the source), so they are encoded on all
+            // cores: the k-quant encoders' scale searches make q4_K/q6_K ~30× slower than q8_0.
+            let columns = t.columns, kind = t.kind, readRow = t.readRow
+            bytes.withUnsafeMutableBytes { out in
+                guard let base = out.baseAddress else { return }
+                pool.run { thread in
+                    let row = UnsafeMutablePointer<Float>.allocate(capacity: max(columns, 1))
+                    defer { row.deallocate() }
+                    for r in pool.slice(thread, of: t.rows) {
+                        readRow(r, row)
+                        quantizeRow(kind, row, count: columns, into: base + r * rowBytes)
                     }
                 }
             }
@@ -67,30 +78,11 @@ public enum GGUFExporter {
         return ConversionSummary(architecture: source.architecture, tensors: plan.count, bytesWritten: written, notes: source.notes)
     }
 
-    /// llama.cpp's `general.file_type` codes.
-    static func fileType(_ kind: WeightKind) -> UInt32 {
-        switch kind {
-        case .f32: return 0
-        case .f16: return 1
-        case .q4_0: return 2
-        case .q4_1: return 3
-        case .q8_0: return 7
-        case .bf16: return 32
-        }
-    }
 }
 
 protocol ConversionSource {
     var architecture: String { get }
     var notes: [String] { get }
     func metadata(fileType: UInt32) -> [(String, GGUFValue)]
-    func tensors(type: WeightKind) throws -> [PlannedTensor]
-}
-
-/// The stored kind a matrix gets: the requested one when its rows fit whole blocks.
-func matrixKind(_ requested: WeightKind, columns: Int, name: String) throws -> WeightKind {
-    guard columns % requested.blockSize == 0 else {
-        throw ConversionError("tensor '\(name)' rows have \(columns) values, not a multiple of \(requested.blockSize) as \(requested) needs")
-    }
-    return requested
+    func tensors(scheme: QuantizationScheme) throws -> [PlannedTensor]
 }

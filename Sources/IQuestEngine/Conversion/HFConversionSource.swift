@@ -68,7 +68,7 @@ struct HFConversionSource: ConversionSource {
         return out + tokenizer.metadata
     }
 
-    func tensors(type: WeightKind) throws -> [PlannedTensor] {
+    func tensors(scheme: QuantizationScheme) throws -> [PlannedTensor] {
         let m = model
         var used = Set<String>()
         var plan: [PlannedTensor] = []
@@ -88,7 +88,8 @@ struct HFConversionSource: ConversionSource {
         }
         func matrix(_ hf: String, _ gguf: String, rows: Int, columns: Int, ropeHeadDim: Int? = nil) throws {
             let src = try stored(hf, shape: [rows, columns])
-            let kind = try matrixKind(type, columns: columns, name: hf)
+            let kind = try scheme.matrixKind(name: gguf, columns: columns, layer: layerIndex(gguf), layers: m.layers,
+                                             hasOutput: !m.tiedEmbeddings)
             plan.append(PlannedTensor(name: gguf, shape: [rows, columns], kind: kind) { r, row in
                 src.read(ropeHeadDim.map { ropePermuted(r, headDim: $0) } ?? r, into: row)
             })

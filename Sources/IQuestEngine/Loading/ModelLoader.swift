@@ -33,7 +33,7 @@ public final class LoadedModel {
 
     /// Opens a GGUF file or a Hugging Face checkpoint directory. Paths are checked first; headers
     /// and configs are validated before any weight is touched (weights are memory-mapped, not
-    /// read). `activations`: how decoding treats activations against q8_0/q4_0/q4_1 weights
+    /// read). `activations`: how decoding treats activations against q8_0/q4_0/q4_1/q4_K/q6_K weights
     /// (`ActivationPrecision`). `progress` receives short status lines for the CLI to show on stderr.
     public static func load(path: String, threads: Int, activations: ActivationPrecision = .standard,
                             progress: (String) -> Void = { _ in }) throws -> LoadedModel {
