@@ -169,6 +169,22 @@ void iq_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const 
 }
 #endif
 
+// q4_K / q6_K: super-blocks of 256; each row's super-block is decoded by the k-quant kernel
+// into a small buffer and transposed from there (16 rows × 256 floats = 16 KiB on the stack).
+static void pack_panel_kquant(int kind, const uint8_t *w, size_t row_bytes, int64_t rows, int64_t k, float *panel) {
+    const size_t sb = kind == IQ_Q4_K ? 144 : 210;
+    float buf[16][256];
+    for (int64_t s = 0; s < k / 256; s++) {
+        for (int j = 0; j < 16; j++) {
+            if (j < rows) iq_kq_decode_row(kind, w + (size_t)j * row_bytes + (size_t)s * sb, buf[j], 256);
+            else memset(buf[j], 0, sizeof buf[j]);
+        }
+        float *dst = panel + (size_t)s * 256 * 16;
+        for (int i = 0; i < 256; i++)
+            for (int j = 0; j < 16; j++) dst[i * 16 + j] = buf[j][i];
+    }
+}
+
 // Packs `rows` (≤ 16) weight rows of k elements (a multiple of 32) as a [k, 16] f32 panel for
 // the prompt-path matrix product: panel[i·16 + j] = W[j][i], zero for j ≥ rows. Kind 0 is f32.
 // Why C: decoding 32 columns of 16 rows and transposing them 8×8 with AVX2 shuffles replaces
@@ -238,10 +254,12 @@ void iq_pack_panel16(int kind, const void *w, size_t row_bytes, int64_t rows, in
     case IQ_Q8_0: pack_panel_q8_0(w, row_bytes, rows, k, panel); break;
     case IQ_Q4_0: pack_panel_q4_0(w, row_bytes, rows, k, panel); break;
     case IQ_Q4_1: pack_panel_q4_1(w, row_bytes, rows, k, panel); break;
+    case IQ_Q4_K: case IQ_Q6_K: pack_panel_kquant(kind, w, row_bytes, rows, k, panel); break;
     }
 }
 #else
 void iq_pack_panel16(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t k, float *panel) {
+    if (kind == IQ_Q4_K || kind == IQ_Q6_K) { pack_panel_kquant(kind, w, row_bytes, rows, k, panel); return; }
     float buf[32];
     for (int64_t g = 0; g < k / 32; g++) {
         for (int j = 0; j < 16; j++) {

@@ -7,15 +7,24 @@ import Foundation
 import IQuestCKernels
 import Synchronization
 
-/// `size − 1` worker threads that run one closure per call alongside the caller. Publication:
-/// the caller stores the task, then bumps `generation` (release); a worker that sees the new
-/// generation (acquire) runs the task and decrements `remaining` (release); the caller returns
-/// once `remaining` is 0 (acquire). Idle workers spin ~50 µs, then sleep on a condition variable;
-/// the caller broadcasts under the mutex after bumping, so no wake-up is lost.
+/// `size − 1` worker threads that run one closure per call alongside the caller. The `size`
+/// participant indices of a call are handed out by an atomic counter to whoever asks first, the
+/// caller included: a worker that is not running at that moment (descheduled on a busy machine,
+/// or still waking up) leaves its share to the caller instead of making it wait, so an
+/// oversubscribed machine degrades towards one thread's speed rather than to a standstill.
+/// Publication: the caller stores the task, resets the counters and bumps `generation`
+/// (release); a participant claims an index with an acquiring read-modify-write, so it sees that
+/// task, runs it and counts it finished (release); the caller returns once all `size` indices are
+/// finished (acquire), so no participant touches the task after that. Idle workers spin ~50 µs,
+/// then sleep on a condition variable; the caller broadcasts under the mutex after bumping, so no
+/// wake-up is lost.
 final class WorkerGroup: @unchecked Sendable {
     let size: Int
     private let generation = Atomic<Int>(0)
-    private let remaining = Atomic<Int>(0)
+    /// The next participant index to hand out in the current call (≥ size: none left).
+    private let claimed = Atomic<Int>(0)
+    /// Participant indices of the current call that have finished.
+    private let finished = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
     private nonisolated(unsafe) var task: ((Int) -> Void)?
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -39,7 +48,7 @@ final class WorkerGroup: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
         for index in 1..<size {
-            let thread = Thread { [unowned(unsafe) self] in self.workerLoop(index) }
+            let thread = Thread { [unowned(unsafe) self] in self.workerLoop() }
             thread.name = "iquest-worker-\(index)"
             thread.start()
         }
@@ -51,20 +60,38 @@ final class WorkerGroup: @unchecked Sendable {
         guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
         withoutActuallyEscaping(body) { body in
             task = body
-            remaining.store(size - 1, ordering: .relaxed)
+            finished.store(0, ordering: .relaxed)
+            claimed.store(0, ordering: .releasing)
             generation.add(1, ordering: .releasing)
             pthread_mutex_lock(mutex)
             if sleepers > 0 { pthread_cond_broadcast(condition) }
             pthread_mutex_unlock(mutex)
-            body(0)
-            while remaining.load(ordering: .acquiring) > 0 { spinPause() }
+            participate()
+            // Left: indices a worker claimed and is still running. Yield the core now and then,
+            // in case that worker is waiting for it.
+            var spins = 0
+            while finished.load(ordering: .acquiring) < size {
+                spins += 1
+                if spins & 1023 == 0 { sched_yield() } else { spinPause() }
+            }
             task = nil
         }
         busy.store(false, ordering: .releasing)
         return true
     }
 
-    private func workerLoop(_ index: Int) {
+    /// Claims and runs participant indices of the current call until none are left. A claim that
+    /// comes after the call has handed out every index (a worker waking late) gets nothing.
+    private func participate() {
+        while true {
+            let index = claimed.add(1, ordering: .acquiringAndReleasing).oldValue
+            guard index < size, let task else { return }
+            task(index)
+            finished.add(1, ordering: .releasing)
+        }
+    }
+
+    private func workerLoop() {
         // Generation 0 is the state before any run; a worker that starts late still sees run 1.
         var seen = 0
         while true {
@@ -85,8 +112,7 @@ final class WorkerGroup: @unchecked Sendable {
                 current = generation.load(ordering: .acquiring)
             }
             seen = current
-            task?(index)
-            remaining.subtract(1, ordering: .releasing)
+            participate()
         }
     }
 }
