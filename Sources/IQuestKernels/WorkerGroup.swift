@@ -85,10 +85,17 @@ final class WorkerGroup: @unchecked Sendable {
     private func participate() {
         while true {
             let index = claimed.add(1, ordering: .acquiringAndReleasing).oldValue
-            guard index < size, let task else { return }
-            task(index)
+            guard index < size else { return }
+            runTask(index)
             finished.add(1, ordering: .releasing)
         }
+    }
+
+    /// Calls the current task. Not inlined, so the reference this thread takes to the closure is
+    /// released before the index is counted finished: the caller's `withoutActuallyEscaping`
+    /// traps if any thread still holds the closure when it ends.
+    @inline(never) private func runTask(_ index: Int) {
+        task?(index)
     }
 
     private func workerLoop() {

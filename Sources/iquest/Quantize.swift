@@ -37,13 +37,21 @@ struct Quantize: ParsableCommand {
         try failingCleanly {
             guard let scheme = Self.types[type.lowercased()] else { return }
             let started = Date()
+            // A redrawn bar on a terminal; on a pipe or file, a line per tenth of the tensors.
+            let terminal = isatty(STDERR_FILENO) == 1
+            var reportedTenth = -1
             let summary = try GGUFExporter.convert(ConversionRequest(input: input, output: output, scheme: scheme)) { done, total, name in
                 let width = 30
                 let filled = total > 0 ? width * done / total : width
-                let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-                FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) \(name.padding(toLength: 32, withPad: " ", startingAt: 0))".utf8))
+                if terminal {
+                    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                    FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) \(name.padding(toLength: 32, withPad: " ", startingAt: 0))".utf8))
+                } else if total > 0, done * 10 / total > reportedTenth {
+                    reportedTenth = done * 10 / total
+                    printError("\(done)/\(total) tensors")
+                }
             }
-            FileHandle.standardError.write(Data("\n".utf8))
+            if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
             for note in summary.notes { printError("note: \(note)") }
             printError(String(format: "wrote %@: %@, %d tensors, %.1f MiB of tensor data in %.1f s", output,
                               summary.architecture, summary.tensors, Double(summary.bytesWritten) / 1_048_576,
