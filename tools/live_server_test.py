@@ -192,7 +192,7 @@ def main():
         before, _ = metric(base, 'iquest:request_success_total{finished_reason="abort"}')
         with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
             payload = json.dumps({"model": "smollm2", "messages": messages, "max_tokens": 1500, "stream": True,
-                                  "temperature": 0.8, "min_p": 0}).encode()
+                                  "temperature": 0.8, "min_p": 0, "ignore_eos": True}).encode()
             s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                        f"Authorization: Bearer {KEY}\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload)
             got = b""
@@ -211,8 +211,10 @@ def main():
         # The same for a non-streaming request: the whitespace heartbeat notices the closed socket.
         before = after
         with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+            # ignore_eos: the answer to this short prompt can end (EOS) within the ~1-2 s the
+            # heartbeat needs to notice the closed socket; the check needs a generation that runs on.
             payload = json.dumps({"model": "smollm2", "messages": messages, "max_tokens": 1500,
-                                  "temperature": 0.8, "min_p": 0}).encode()
+                                  "temperature": 0.8, "min_p": 0, "ignore_eos": True}).encode()
             s.sendall((f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                        f"Authorization: Bearer {KEY}\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload)
             s.recv(1024)  # the response head: the request is running

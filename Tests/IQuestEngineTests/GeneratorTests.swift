@@ -177,6 +177,13 @@ import Testing
         #expect(run.ids == Array(prompt.greedy_ids.prefix(2)))
         #expect(run.stats.finishReason == .stop)
         #expect(run.stats.generatedTokens == 2)
+        // ignoreStopTokens (the server's `ignore_eos`) runs on through the EOS id: the reference's
+        // greedy continuation token for token, ending on the length budget.
+        var through = GenerationRequest(promptIds: prompt.ids, sampling: .greedy, maxTokens: 8)
+        through.ignoreStopTokens = true
+        let long = try generate(Generator(loaded: loaded), through)
+        #expect(long.ids == Array(prompt.greedy_ids.prefix(8)))
+        #expect(long.stats.finishReason == .length)
     }
 
     @Test func seededSamplingIsReproducible() throws {

@@ -9,6 +9,9 @@ public struct GenerationRequest: Sendable {
     /// logits (log-softmax before any sampling filter).
     public var logprobs: Bool
     public var topLogprobs: Int
+    /// Keep generating past the model's stop tokens (until `maxTokens`, a stop string or the
+    /// context ends): what benchmarks and load tests use to get fixed-length outputs.
+    public var ignoreStopTokens = false
 
     public init(promptIds: [Int], sampling: SamplingParameters = .greedy, maxTokens: Int = 256,
                 stopStrings: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0) {

@@ -69,7 +69,7 @@ public struct Generator {
             }
             stats.generatedTokens += 1
             history.append(id)
-            if loaded.stopTokenIds.contains(id) {
+            if !request.ignoreStopTokens && loaded.stopTokenIds.contains(id) {
                 stats.finishReason = .stop
                 _ = onToken(GeneratedToken(id: id, text: stopMatcher.flush() + detokenizer.finish(), logprob: logprob, topLogprobs: top))
                 break

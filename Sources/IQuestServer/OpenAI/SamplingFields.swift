@@ -9,6 +9,8 @@ struct SamplingFields {
     var includeUsage: Bool
     var n: Int
     var user: String?
+    /// vLLM's and llama.cpp's extension: keep going past the model's stop tokens.
+    var ignoreEOS: Bool
 
     /// OpenAI's defaults (temperature 1, top_p 1, no top-k/min-p), replaced by the model's own
     /// defaults, replaced by what the request says.
@@ -43,5 +45,6 @@ struct SamplingFields {
         includeUsage = try body.object("stream_options")?.bool("include_usage") ?? false
         n = try body.int("n", in: 1...16) ?? 1
         user = try body.string("user")
+        ignoreEOS = try body.bool("ignore_eos") ?? false
     }
 }

@@ -35,8 +35,10 @@ extension OpenAIRoutes {
         let ids = try backend.tokenize(prompt, addSpecialTokens: true)
         let maxTokens = try completionBudget(promptCount: ids.count, requested: chat.fields.maxTokens, model: model)
         let setup = outputSetup(chat, model: model, prompt: prompt, useTools: useTools)
-        let base = GenerationRequest(promptIds: ids, sampling: chat.fields.sampling, maxTokens: maxTokens,
-                                     stopStrings: chat.fields.stop, logprobs: chat.logprobs, topLogprobs: chat.topLogprobs)
+        var request = GenerationRequest(promptIds: ids, sampling: chat.fields.sampling, maxTokens: maxTokens,
+                                        stopStrings: chat.fields.stop, logprobs: chat.logprobs, topLogprobs: chat.topLogprobs)
+        request.ignoreStopTokens = chat.fields.ignoreEOS
+        let base = request
         let id = OpenAIShapes.newID("chatcmpl-")
         let created = Int(Date().timeIntervalSince1970)
         if chat.fields.stream {

@@ -36,9 +36,11 @@ extension OpenAIRoutes {
         var requests: [GenerationRequest] = []
         for p in prompts {
             let budget = try completionBudget(promptCount: p.ids.count, requested: body.fields.maxTokens, model: model)
-            requests.append(GenerationRequest(promptIds: p.ids, sampling: body.fields.sampling, maxTokens: budget,
-                                              stopStrings: body.fields.stop, logprobs: body.logprobs != nil,
-                                              topLogprobs: body.logprobs ?? 0))
+            var request = GenerationRequest(promptIds: p.ids, sampling: body.fields.sampling, maxTokens: budget,
+                                            stopStrings: body.fields.stop, logprobs: body.logprobs != nil,
+                                            topLogprobs: body.logprobs ?? 0)
+            request.ignoreStopTokens = body.fields.ignoreEOS
+            requests.append(request)
         }
         let id = OpenAIShapes.newID("cmpl-")
         let created = Int(Date().timeIntervalSince1970)
