@@ -33,20 +33,7 @@
 #define PREFETCH_AHEAD 2048
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
-
-static inline float half_at(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
-static inline float hsum8(__m256 v) {
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
+#include "avx2_common.h"
 
 static inline int32_t hsum8i(__m256i v) {
     __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -145,13 +132,13 @@ static inline __m256i block_q4_q16(const uint8_t *quants, const int16_t *q) {
             for (int64_t b = 0; b < k / 32; b++) {                                                   \
                 const uint8_t *blk = row + block * b;                                                \
                 _mm_prefetch((const char *)(blk + PREFETCH_AHEAD), _MM_HINT_T0);                     \
-                const float dw = half_at(blk);                                                       \
+                const float dw = iq_load_half(blk);                                                       \
                 const __m256 sums = _mm256_cvtepi32_ps(BLOCK_DOT(blk + quants, q + 32 * b));         \
                 acc = _mm256_fmadd_ps(sums, _mm256_set1_ps(dw * d[b]), acc);                         \
                 if (KIND == IQ_Q4_0) offset -= 8.0f * dw * s[b];                                     \
-                if (KIND == IQ_Q4_1) offset += half_at(blk + 2) * s[b];                              \
+                if (KIND == IQ_Q4_1) offset += iq_load_half(blk + 2) * s[b];                              \
             }                                                                                        \
-            y[r] = hsum8(acc) + offset;                                                              \
+            y[r] = iq_hsum8(acc) + offset;                                                              \
         }                                                                                            \
     }
 

@@ -62,20 +62,9 @@ static inline void kq_scales(int kind, const uint8_t *blk, float mul[16], float 
 static inline size_t kq_block_bytes(int kind) { return kind == IQ_Q4_K ? 144 : 210; }
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
+#include "avx2_common.h"
 
-static inline float half_bits_to_float(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
-static inline float hsum8(__m256 v) {
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
+static inline float half_bits_to_float(const uint8_t *p) { return iq_load_half(p); }
 
 // The 256 codes of a super-block in element order, 32 per vector: unsigned nibbles (q4_K) or
 // signed code − 32 (q6_K).
@@ -177,7 +166,7 @@ static inline __m256 kq_weights8(int kind, const uint8_t *codes, int j, int i, c
                         acc[i] = _mm256_fmadd_ps(kq_weights8(KIND, codes, j, i, mul, add),         \
                                                  _mm256_loadu_ps(xp + 32 * j + 8 * i), acc[i]);    \
             }                                                                                      \
-            y[r] = hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))); \
+            y[r] = iq_hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))); \
         }                                                                                          \
     }
 
@@ -281,7 +270,7 @@ static inline __m256 bytes8_to_ps(__m128i b, int is_signed) {
                     }                                                                               \
                 }                                                                                   \
             }                                                                                       \
-            y[r] = hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), mins));                          \
+            y[r] = iq_hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), mins));                          \
         }                                                                                           \
     }
 

@@ -3,13 +3,7 @@
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
-
-static inline float f16_to_f32(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
+#include "avx2_common.h"
 
 // Decodes one 32-element group into four 8-lane vectors.
 static inline void decode_group(int kind, const uint8_t *p, __m256 v[4]) {
@@ -24,7 +18,7 @@ static inline void decode_group(int kind, const uint8_t *p, __m256 v[4]) {
         }
         break;
     case IQ_Q8_0: {
-        __m256 d = _mm256_set1_ps(f16_to_f32(p));
+        __m256 d = _mm256_set1_ps(iq_load_half(p));
         for (int i = 0; i < 4; i++) {
             __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 2 + 8 * i)));
             v[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(q), d);
@@ -34,8 +28,8 @@ static inline void decode_group(int kind, const uint8_t *p, __m256 v[4]) {
     case IQ_Q4_0:
     case IQ_Q4_1: {
         const int has_min = kind == IQ_Q4_1;
-        __m256 d = _mm256_set1_ps(f16_to_f32(p));
-        __m256 m = has_min ? _mm256_set1_ps(f16_to_f32(p + 2)) : _mm256_set1_ps(-8.0f * f16_to_f32(p));
+        __m256 d = _mm256_set1_ps(iq_load_half(p));
+        __m256 m = has_min ? _mm256_set1_ps(iq_load_half(p + 2)) : _mm256_set1_ps(-8.0f * iq_load_half(p));
         __m128i bytes = _mm_loadu_si128((const __m128i *)(p + (has_min ? 4 : 2)));
         __m128i mask = _mm_set1_epi8(0x0F);
         __m128i lo = _mm_and_si128(bytes, mask);
@@ -85,11 +79,7 @@ static inline size_t group_bytes(int kind) {
                 for (int i = 0; i < 4; i++)                                                     \
                     acc[i] = _mm256_fmadd_ps(v[i], _mm256_loadu_ps(xp + 8 * i), acc[i]);        \
             }                                                                                   \
-            __m256 s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])); \
-            __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));      \
-            h = _mm_add_ps(h, _mm_movehl_ps(h, h));                                             \
-            h = _mm_add_ss(h, _mm_movehdup_ps(h));                                              \
-            y[r] = _mm_cvtss_f32(h);                                                            \
+            y[r] = iq_hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]))); \
         }                                                                                       \
     }
 
