@@ -14,36 +14,120 @@ public struct AttentionShape: Sendable, Equatable {
     public var kvWidth: Int { kvHeads * headDim }
 }
 
+/// Where one layer's keys and values of one sequence live: position p is row p mod blockSize of
+/// block table[p / blockSize], each block [blockSize, kvWidth] keys at `keys + block·blockStride`
+/// (values likewise from `values`). A contiguous [positions, kvWidth] buffer is the special case
+/// of a single unbounded block.
+public struct KVRows {
+    public let keys: UnsafePointer<Float>
+    public let values: UnsafePointer<Float>
+    let table: UnsafePointer<Int32>
+    let shift: Int
+    let mask: Int
+    let blockStride: Int
+    let rowStride: Int
+
+    /// Paged rows; `blockSize` must be a power of two and `table` cover every position read.
+    public init(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, table: UnsafePointer<Int32>,
+                blockSize: Int, blockStride: Int, kvWidth: Int) {
+        precondition(blockSize > 0 && blockSize & (blockSize - 1) == 0, "block size must be a power of two")
+        self.keys = keys
+        self.values = values
+        self.table = table
+        shift = blockSize.trailingZeroBitCount
+        mask = blockSize - 1
+        self.blockStride = blockStride
+        rowStride = kvWidth
+    }
+
+    /// Rows `keys + p·kvWidth` (and values likewise) for every position p.
+    public static func contiguous(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvWidth: Int) -> KVRows {
+        KVRows(keys: keys, values: values, table: singleBlockTable, blockSize: 1 << 48, blockStride: 0, kvWidth: kvWidth)
+    }
+
+    /// Floats from `keys` (or `values`) to the row of `position`.
+    @inline(__always) public func offset(_ position: Int) -> Int {
+        Int(table[position &>> shift]) &* blockStride &+ (position & mask) &* rowStride
+    }
+}
+
+/// The table of a contiguous buffer: one block, number 0 (never written after creation).
+nonisolated(unsafe) private let singleBlockTable: UnsafePointer<Int32> = {
+    let p = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    p.initialize(to: 0)
+    return UnsafePointer(p)
+}()
+
+/// One query token of a decode step: its heads' queries [heads, headDim] at `position`, the rows
+/// of its own sequence, and where its output [heads, headDim] goes. `keyStart`/`window` as for
+/// `causalAttention`.
+public struct DecodeQuery {
+    public let queries: UnsafePointer<Float>
+    public let kv: KVRows
+    public let position: Int
+    public let keyStart: Int
+    public let window: Int?
+    public let out: UnsafeMutablePointer<Float>
+
+    public init(queries: UnsafePointer<Float>, kv: KVRows, position: Int, keyStart: Int = 0, window: Int? = nil,
+                out: UnsafeMutablePointer<Float>) {
+        self.queries = queries
+        self.kv = kv
+        self.position = position
+        self.keyStart = keyStart
+        self.window = window
+        self.out = out
+    }
+
+    /// Positions this query sees.
+    @inline(__always) var visible: Range<Int> {
+        let first = window.map { max(keyStart, position - $0 + 1) } ?? keyStart
+        return first..<(position + 1)
+    }
+}
+
 /// Causal attention of T new tokens at positions p0 … p0+T−1 over a cache that already holds
-/// their keys and values.
+/// their keys and values (contiguous buffers: row j holds position keyStart+j).
 /// - queries: [T, heads, headDim] (after RoPE)
-/// - keys, values: [p0+T−keyStart, kvHeads, headDim], position-major; row j holds position
-///   keyStart+j (keyStart > 0 when older positions are not kept, e.g. a sliding-window ring)
 /// - out: [T, heads, headDim]
 /// - scratch: at least `attentionScratchCount(...)` floats
 /// Query t (position p = p0+t) sees positions keyStart … p, or only the last `window` of them
 /// (max(keyStart, p−window+1) … p); scores are scaled by 1/√headDim and softmaxed in fp32.
-/// Single tokens (decode) read the cache as is. Prompts run per (head, block of 6 queries) as two
-/// small matrix products on the 6×16 micro-kernel: scores = Q·Kᵀ against keys packed once into
-/// [kvHeads, positions/16, headDim, 16] panels, then out = P·V against values packed into
-/// [kvHeads, headDim/16, positions, 16] panels.
 public func causalAttention(queries: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
                             firstPosition p0: Int, tokens: Int, shape: AttentionShape,
                             into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                             pool: ComputePool, keyStart: Int = 0, window: Int? = nil) {
-    let span = KeySpan(p0: p0, keyStart: keyStart, window: window)
+    // Row j of the buffers is position keyStart + j.
+    let kv = KVRows.contiguous(keys: keys - keyStart * shape.kvWidth, values: values - keyStart * shape.kvWidth,
+                               kvWidth: shape.kvWidth)
     if tokens < blockedThreshold {
-        attendEachQuery(queries, keys, values, span, tokens, shape, out, scratch, pool)
+        let items = (0..<tokens).map { t in
+            DecodeQuery(queries: queries + t * shape.queryWidth, kv: kv, position: p0 + t, keyStart: keyStart, window: window,
+                        out: out + t * shape.queryWidth)
+        }
+        decodeAttention(items, shape: shape, scratch: scratch, pool: pool)
     } else {
-        attendBlocked(queries, keys, values, span, tokens, shape, out, scratch, pool)
+        promptAttention(queries: queries, kv: kv, firstPosition: p0, tokens: tokens, shape: shape, into: out,
+                        scratch: scratch, pool: pool, keyStart: keyStart, window: window)
     }
 }
 
-/// Floats of scratch `causalAttention` needs.
+/// Floats of scratch `causalAttention` needs (`promptAttention` for `tokens` ≥ 8).
 public func attentionScratchCount(firstPosition p0: Int, tokens: Int, shape: AttentionShape, threads: Int,
                                   keyStart: Int = 0) -> Int {
+    if tokens < blockedThreshold { return decodeAttentionScratchCount(visibleKeys: p0 + tokens - keyStart, threads: threads) }
+    return promptAttentionScratchCount(firstPosition: p0, tokens: tokens, shape: shape, threads: threads, keyStart: keyStart)
+}
+
+/// Floats of scratch `decodeAttention` needs when no query sees more than `visibleKeys` keys.
+public func decodeAttentionScratchCount(visibleKeys: Int, threads: Int) -> Int {
+    threads * paddedPositions(visibleKeys)
+}
+
+/// Floats of scratch `promptAttention` needs.
+public func promptAttentionScratchCount(firstPosition p0: Int, tokens: Int, shape: AttentionShape, threads: Int,
+                                        keyStart: Int = 0) -> Int {
     let stride = paddedPositions(p0 + tokens - keyStart)
-    if tokens < blockedThreshold { return threads * stride }
     return threads * queryBlock * stride + 2 * shape.kvHeads * shape.headDim * stride
 }
 
@@ -53,80 +137,80 @@ private let queryBlock = 6
 /// Positions rounded up to whole 16-wide key panels.
 @inline(__always) private func paddedPositions(_ n: Int) -> Int { (n + 15) / 16 * 16 }
 
-/// Which key rows (buffer indices) query t may see.
-private struct KeySpan {
-    let p0: Int, keyStart: Int, window: Int?
-
-    /// Half-open range of buffer rows visible to query t.
-    @inline(__always) func rows(query t: Int) -> Range<Int> {
-        let position = p0 + t
-        let first = window.map { max(keyStart, position - $0 + 1) } ?? keyStart
-        return (first - keyStart)..<(position - keyStart + 1)
-    }
-}
-
-private func attendEachQuery(_ queries: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>,
-                             _ span: KeySpan, _ tokens: Int, _ shape: AttentionShape, _ out: UnsafeMutablePointer<Float>,
-                             _ scratch: UnsafeMutablePointer<Float>, _ pool: ComputePool) {
+/// Attention of single query tokens, each over its own sequence's rows (a decode step of a batch):
+/// (query, head) pairs are split over the threads in one pass; each reads its keys where they
+/// are. A query's result does not depend on the others in the list (batch invariance).
+/// scratch: `decodeAttentionScratchCount` floats for the largest visible span.
+public func decodeAttention(_ items: [DecodeQuery], shape: AttentionShape, scratch: UnsafeMutablePointer<Float>,
+                            pool: ComputePool) {
+    guard !items.isEmpty else { return }
     let hd = shape.headDim
     let group = shape.heads / shape.kvHeads
-    let kvStride = shape.kvWidth
     let scale = 1 / Float(hd).squareRoot()
-    let stride = paddedPositions(span.p0 + tokens - span.keyStart)
-    pool.run { t in
-        let scores = scratch + t * stride
-        for item in pool.slice(t, of: tokens * shape.heads) {
-            let token = item / shape.heads, h = item % shape.heads
-            let kvh = h / group
-            let q = queries + item * hd
-            let rows = span.rows(query: token)
-            var k = keys + rows.lowerBound * kvStride + kvh * hd
-            for j in 0..<rows.count {
-                scores[j] = dot(q, k, hd) * scale
-                k += kvStride
+    let stride = paddedPositions(items.map { $0.visible.count }.max() ?? 0)
+    items.withUnsafeBufferPointer { list in
+        pool.run { t in
+            let scores = scratch + t * stride
+            for index in pool.slice(t, of: list.count * shape.heads) {
+                let item = list[index / shape.heads], h = index % shape.heads
+                let head = (h / group) * hd
+                let q = item.queries + h * hd
+                let visible = item.visible
+                let kv = item.kv
+                for (j, position) in visible.enumerated() {
+                    scores[j] = dot(q, kv.keys + kv.offset(position) + head, hd) * scale
+                }
+                softmaxInPlace(scores, count: visible.count)
+                accumulateWeighted(kv, head: head, positions: visible, weights: scores, headDim: hd, into: item.out + h * hd)
             }
-            softmaxInPlace(scores, count: rows.count)
-            accumulateWeighted(values + rows.lowerBound * kvStride + kvh * hd, stride: kvStride, weights: scores,
-                               count: rows.count, headDim: hd, into: out + item * hd)
         }
     }
 }
 
-private func attendBlocked(_ queries: UnsafePointer<Float>, _ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>,
-                           _ span: KeySpan, _ tokens: Int, _ shape: AttentionShape, _ out: UnsafeMutablePointer<Float>,
-                           _ scratch: UnsafeMutablePointer<Float>, _ pool: ComputePool) {
+/// Causal attention of a prompt chunk: T tokens at positions p0 … p0+T−1 of one sequence whose
+/// rows (this chunk's included) are in `kv`. Runs per (head, block of 6 queries) as two small
+/// matrix products on the 6×16 micro-kernel: scores = Q·Kᵀ against keys packed once into
+/// [kvHeads, positions/16, headDim, 16] panels, then out = P·V against values packed into
+/// [kvHeads, headDim/16, positions, 16] panels. Each query's result is the same whatever chunk
+/// it comes in (its scores, softmax and P·V sums run in the same order; keys outside its span
+/// enter P·V with weight exactly 0), so chunking a prompt never changes it.
+/// scratch: `promptAttentionScratchCount` floats.
+public func promptAttention(queries: UnsafePointer<Float>, kv: KVRows, firstPosition p0: Int, tokens: Int,
+                            shape: AttentionShape, into out: UnsafeMutablePointer<Float>,
+                            scratch: UnsafeMutablePointer<Float>, pool: ComputePool, keyStart: Int = 0, window: Int? = nil) {
+    let span = KeySpan(p0: p0, keyStart: keyStart, window: window)
     let hd = shape.headDim
     let group = shape.heads / shape.kvHeads
-    let kvStride = shape.kvWidth, qStride = shape.queryWidth
+    let qStride = shape.queryWidth
     let scale = 1 / Float(hd).squareRoot()
-    let total = span.p0 + tokens - span.keyStart
+    let total = p0 + tokens - keyStart
     let stride = paddedPositions(total)
     // Keys and values are copied into contiguous 16-wide panels, so the micro-kernel's panel
     // loads stream through memory instead of jumping a cache line (keys: `stride` floats,
     // values: kvWidth) per step; the strided loads stalled it (perf: ~45% of its samples on
-    // them).
-    // keyPanels[kvh][j / 16][d][j % 16] = keys[j][kvh][d]; padding positions are zero.
-    // valuePanels[kvh][d / 16][j][d % 16] = values[j][kvh][d].
+    // them). Panel rows before the first query's span are never read (and not filled).
+    // keyPanels[kvh][j / 16][d][j % 16] = key of position keyStart + j, dims d of head kvh; padding is zero.
+    // valuePanels[kvh][d / 16][j][d % 16] = value likewise.
     let keyPanels = scratch + pool.threads * queryBlock * stride
     let valuePanels = keyPanels + shape.kvHeads * hd * stride
+    let firstRow = span.rows(query: 0).lowerBound / 16 * 16
     pool.run { t in
         for kvh in pool.slice(t, of: shape.kvHeads) {
             let dst = keyPanels + kvh * hd * stride
-            for j in 0..<total {
-                let src = keys + j * kvStride + kvh * hd
+            let vdst = valuePanels + kvh * hd * stride
+            for j in firstRow..<total {
+                let offset = kv.offset(keyStart + j) + kvh * hd
+                let src = kv.keys + offset
                 let base = dst + (j / 16) * hd * 16 + j % 16
                 for d in 0..<hd { base[d * 16] = src[d] }
+                let vsrc = kv.values + offset
+                for d0 in Swift.stride(from: 0, to: hd, by: 16) {
+                    (vdst + d0 * stride + j * 16).update(from: vsrc + d0, count: 16)
+                }
             }
             for j in total..<stride {
                 let base = dst + (j / 16) * hd * 16 + j % 16
                 for d in 0..<hd { base[d * 16] = 0 }
-            }
-            let vdst = valuePanels + kvh * hd * stride
-            for j in 0..<total {
-                let src = values + j * kvStride + kvh * hd
-                for d0 in Swift.stride(from: 0, to: hd, by: 16) {
-                    (vdst + d0 * stride + j * 16).update(from: src + d0, count: 16)
-                }
             }
         }
     }
@@ -169,9 +253,22 @@ private func attendBlocked(_ queries: UnsafePointer<Float>, _ keys: UnsafePointe
     }
 }
 
-/// out[0..<headDim] = Σ_j w[j] · v_j where v_j = values + j·stride.
+/// Which key rows (positions − keyStart) query t of a prompt chunk may see.
+private struct KeySpan {
+    let p0: Int, keyStart: Int, window: Int?
+
+    /// Half-open range of rows visible to query t.
+    @inline(__always) func rows(query t: Int) -> Range<Int> {
+        let position = p0 + t
+        let first = window.map { max(keyStart, position - $0 + 1) } ?? keyStart
+        return (first - keyStart)..<(position - keyStart + 1)
+    }
+}
+
+/// out[0..<headDim] = Σ_j w[j] · v_j over `positions` in order, where v_j is the value row of
+/// position j, dims head … head+headDim−1.
 @inline(__always)
-func accumulateWeighted(_ values: UnsafePointer<Float>, stride: Int, weights: UnsafePointer<Float>, count: Int,
+func accumulateWeighted(_ kv: KVRows, head: Int, positions: Range<Int>, weights: UnsafePointer<Float>,
                         headDim: Int, into out: UnsafeMutablePointer<Float>) {
     let o = UnsafeMutableRawPointer(out)
     var d = 0
@@ -179,12 +276,11 @@ func accumulateWeighted(_ values: UnsafePointer<Float>, stride: Int, weights: Un
         // Two 8-lane accumulators per pass keep the FMA chain short.
         var a = SIMD8<Float>(), b = SIMD8<Float>()
         let wide = d + 16 <= headDim
-        var v = values + d
-        for j in 0..<count {
+        for (j, position) in positions.enumerated() {
+            let v = kv.values + kv.offset(position) + head + d
             let wj = SIMD8<Float>(repeating: weights[j])
             a = a.addingProduct(wj, UnsafeRawPointer(v).loadUnaligned(as: SIMD8<Float>.self))
             if wide { b = b.addingProduct(wj, UnsafeRawPointer(v + 8).loadUnaligned(as: SIMD8<Float>.self)) }
-            v += stride
         }
         (o + d * 4).storeBytes(of: a, as: SIMD8<Float>.self)
         if wide { (o + (d + 8) * 4).storeBytes(of: b, as: SIMD8<Float>.self) }

@@ -25,8 +25,7 @@ public struct Logits: Sendable {
     }
 }
 
-/// What a model needs remembered between forward calls of one sequence. Each architecture
-/// declares its own (dense models: one growing key/value cache per layer).
+/// What a model needs remembered between forward calls of one sequence.
 public protocol SequenceCache: AnyObject {
     /// Tokens already processed (the next token's position).
     var count: Int { get }
@@ -43,17 +42,41 @@ public protocol LanguageModel: AnyObject {
     /// The context length the checkpoint was trained for.
     var contextLength: Int { get }
     var architecture: String { get }
+    /// What one token leaves in the KV blocks.
+    var kvLayout: KVLayout { get }
 
-    /// A cache for one sequence of at most `capacity` tokens.
-    func makeCache(capacity: Int) -> any SequenceCache
-
-    /// Appends `tokens` to the sequence held by `cache` and returns logits for the selected
-    /// positions. Throws on token ids out of range or a full cache.
-    func forward(_ tokens: [Int], cache: any SequenceCache, logits: LogitsSelection) throws -> Logits
+    /// One step over several sequences whose keys and values live in `kv`: each entry's tokens
+    /// are appended at its position (their keys/values written to its blocks) and logits
+    /// returned for the positions it selects (nil where it selects none), in `batch` order.
+    /// Throws on token ids out of range, tables that do not cover the positions, or a pool of
+    /// another layout.
+    func forward(batch: [BatchEntry], kv: KVBlockPool) throws -> [Logits?]
 
     /// Threads the kernels split work over.
     var pool: ComputePool { get set }
 
     /// How decode products treat activations against quantized weights (chosen at load).
     var activationPrecision: ActivationPrecision { get }
+}
+
+extension LanguageModel {
+    /// A cache for one sequence of at most `capacity` tokens, in a pool of its own.
+    public func makeCache(capacity: Int) -> any SequenceCache {
+        PagedSequenceCache(layout: kvLayout, capacity: capacity)
+    }
+
+    /// Appends `tokens` to the sequence held by `cache` (made by `makeCache`) and returns logits
+    /// for the selected positions. Chunks of 4 or more tokens run as a prompt, shorter ones on
+    /// the decode kernels. Throws on token ids out of range or a full cache.
+    public func forward(_ tokens: [Int], cache anyCache: any SequenceCache, logits selection: LogitsSelection) throws -> Logits {
+        guard let cache = anyCache as? PagedSequenceCache, cache.layout == kvLayout else {
+            throw ModelError("a \(architecture) model needs the cache it made with makeCache(capacity:)")
+        }
+        let entry = try cache.entry(for: tokens, phase: tokens.count >= 4 ? .prompt : .decode, logits: selection)
+        guard let logits = try forward(batch: [entry], kv: cache.pool).first ?? nil else {
+            throw ModelError("the model returned no logits (internal error)")
+        }
+        cache.advance(by: tokens.count)
+        return logits
+    }
 }

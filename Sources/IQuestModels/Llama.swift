@@ -89,27 +89,33 @@ struct LlamaWeights {
     }
 }
 
-/// Activation buffers for up to `tokens` positions per forward call; grown on demand and
-/// reused, so decode steps allocate nothing here.
+/// Activation buffers for up to `tokens` rows per forward step; grown on demand and reused, so
+/// decode steps allocate nothing here.
 final class LlamaWorkspace {
     private(set) var tokens = 0
     private(set) var scoreCapacity = 0
     var x = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [T, hidden] residual stream
     var h = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [T, hidden] normed input
     var q = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [T, heads·headDim]
+    var k = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [T, kvHeads·headDim] new keys
+    var v = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [T, kvHeads·headDim] new values
     var attn = UnsafeMutablePointer<Float>.allocate(capacity: 1)    // [T, heads·headDim]
     var gate = UnsafeMutablePointer<Float>.allocate(capacity: 1)    // [T, intermediate]
     var up = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // [T, intermediate]
-    var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1)  // [threads, visible keys]
+    var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1)  // attention scratch
     var cos = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [headDim/2]
     var sin = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [headDim/2]
+    let plan = StepPlan()
 
     func reserve(tokens t: Int, config c: LlamaConfiguration) {
         guard t > tokens else { return }
-        for p in [x, h, q, attn, gate, up, cos, sin] { p.deallocate() }
+        for p in [x, h, q, k, v, attn, gate, up, cos, sin] { p.deallocate() }
+        let kv = c.kvHeads * c.headDim
         x = .allocate(capacity: t * c.hiddenSize)
         h = .allocate(capacity: t * c.hiddenSize)
         q = .allocate(capacity: t * c.heads * c.headDim)
+        k = .allocate(capacity: t * kv)
+        v = .allocate(capacity: t * kv)
         attn = .allocate(capacity: t * c.heads * c.headDim)
         gate = .allocate(capacity: t * c.intermediateSize)
         up = .allocate(capacity: t * c.intermediateSize)
@@ -126,12 +132,14 @@ final class LlamaWorkspace {
     }
 
     deinit {
-        for p in [x, h, q, attn, gate, up, scores, cos, sin] { p.deallocate() }
+        for p in [x, h, q, k, v, attn, gate, up, scores, cos, sin] { p.deallocate() }
     }
 }
 
 /// The steps of a Llama decoder that other architectures reuse (the Loop model runs the same
 /// layers twice). Holds the weights, RoPE tables and activation buffers; not thread-safe.
+/// Every step works on the rows of `workspace.plan`: decode rows first, then prompt rows, each
+/// group through its own kernels (see `BatchPhase`).
 final class LlamaLayers {
     let config: LlamaConfiguration
     let weights: LlamaWeights
@@ -151,69 +159,103 @@ final class LlamaLayers {
         rope = RotaryEmbedding(headDim: config.headDim, theta: config.ropeTheta, layout: config.ropeLayout)
     }
 
-    /// Checks ids and sizes buffers for a chunk of `tokens.count` tokens whose attention spans
-    /// `visible` key rows.
-    func prepare(_ tokens: [Int], visibleKeys visible: Int) throws {
-        guard !tokens.isEmpty else { throw ModelError("forward called with no tokens") }
-        for id in tokens where id < 0 || id >= config.vocabularySize {
-            throw ModelError("token id \(id) is outside the vocabulary (0..<\(config.vocabularySize))")
-        }
-        workspace.reserve(tokens: tokens.count, config: config)
-        workspace.reserveScores(attentionScratchCount(firstPosition: visible - tokens.count, tokens: tokens.count,
-                                                      shape: config.attention, threads: pool.threads))
-    }
+    var plan: StepPlan { workspace.plan }
 
-    /// x[T, hidden] = embedding rows of `tokens`.
-    func embed(_ tokens: [Int]) {
+    /// Checks and lays out a step, sizes the buffers and fills x with the rows' embeddings.
+    func begin(_ batch: [BatchEntry], kv: KVBlockPool, layout: KVLayout) throws {
+        try plan.build(batch, config: config, kv: kv, layout: layout, threads: pool.threads)
+        workspace.reserve(tokens: plan.totalRows, config: config)
+        workspace.reserveScores(plan.scratchFloats)
         let e = weights.embedding, n = config.hiddenSize
-        for (i, id) in tokens.enumerated() { dequantizeRow(e.kind, e.row(id), into: workspace.x + i * n, count: n) }
+        for (i, id) in plan.tokens.enumerated() { dequantizeRow(e.kind, e.row(id), into: workspace.x + i * n, count: n) }
     }
 
-    /// h = RMSNorm(x); q = h·Wqᵀ → workspace.q, k → `keys`, v → `values` (each [T, ·] rows);
-    /// RoPE on q and k at positions p0 … p0+T−1.
-    func projectAttentionInputs(_ w: LlamaLayerWeights, tokens t: Int, firstPosition p0: Int,
-                                keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>) {
-        let ws = workspace, c = config
+    /// h = RMSNorm(x); q = h·Wqᵀ → workspace.q, k → workspace.k, v → workspace.v; RoPE on q and
+    /// k at each row's position.
+    func projectAttentionInputs(_ w: LlamaLayerWeights) {
+        let ws = workspace, c = config, t = plan.totalRows
         let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
         normRows(ws.x, w.attentionNorm, into: ws.h, rows: t)
-        linear(ws.h, rows: t, DecodeProduct(w.wq, into: ws.q), DecodeProduct(w.wk, into: keys),
-               DecodeProduct(w.wv, into: values), pool: pool, quantized: quantized)
-        for i in 0..<t {
-            rope.angles(position: p0 + i, cos: ws.cos, sin: ws.sin)
-            rope.apply(ws.q + i * qWidth, heads: c.heads, cos: ws.cos, sin: ws.sin)
-            rope.apply(keys + i * kvWidth, heads: c.kvHeads, cos: ws.cos, sin: ws.sin)
+        forEachPhase { first, rows in
+            let x = ws.h + first * c.hiddenSize
+            linear(x, rows: rows, DecodeProduct(w.wq, into: ws.q + first * qWidth), DecodeProduct(w.wk, into: ws.k + first * kvWidth),
+                   DecodeProduct(w.wv, into: ws.v + first * kvWidth), pool: pool, quantized: quantized)
         }
+        for (i, position) in plan.positions.enumerated() {
+            rope.angles(position: position, cos: ws.cos, sin: ws.sin)
+            rope.apply(ws.q + i * qWidth, heads: c.heads, cos: ws.cos, sin: ws.sin)
+            rope.apply(ws.k + i * kvWidth, heads: c.kvHeads, cos: ws.cos, sin: ws.sin)
+        }
+    }
+
+    /// Stores the new keys/values of `layer` (unless `store` is false) and attends over each
+    /// row's sequence into workspace.attn (or `out`); `window` selects the windowed pass and its
+    /// local blocks.
+    func attend(layer: Int, kv: KVBlockPool, window: Int? = nil, store: Bool = true, into out: UnsafeMutablePointer<Float>? = nil) {
+        let ws = workspace
+        if store { plan.store(keys: ws.k, values: ws.v, layer: layer, kv: kv, local: window != nil) }
+        plan.attend(queries: ws.q, layer: layer, kv: kv, shape: config.attention, window: window, into: out ?? ws.attn,
+                    scratch: ws.scores, pool: pool)
     }
 
     /// x += attn·Woᵀ; x += W_down·(silu(h·W_gateᵀ) ⊙ h·W_upᵀ) with h = RMSNorm(x). Reads workspace.attn.
-    func finishLayer(_ w: LlamaLayerWeights, tokens t: Int) {
-        let ws = workspace, c = config
-        product(ws.attn, t, w.wo, ws.h)
+    func finishLayer(_ w: LlamaLayerWeights) {
+        let ws = workspace, c = config, t = plan.totalRows
+        let qWidth = c.heads * c.headDim
+        forEachPhase { first, rows in
+            linear(ws.attn + first * qWidth, rows: rows, weights: w.wo, into: ws.h + first * c.hiddenSize, pool: pool,
+                   quantized: quantized)
+        }
         addInPlace(ws.x, ws.h, count: t * c.hiddenSize)
         normRows(ws.x, w.ffnNorm, into: ws.h, rows: t)
-        gatedLinear(ws.h, rows: t, gate: DecodeProduct(w.wGate, into: ws.gate), up: DecodeProduct(w.wUp, into: ws.up),
-                    pool: pool, quantized: quantized)
-        product(ws.gate, t, w.wDown, ws.h)
+        forEachPhase { first, rows in
+            let n = c.intermediateSize
+            gatedLinear(ws.h + first * c.hiddenSize, rows: rows, gate: DecodeProduct(w.wGate, into: ws.gate + first * n),
+                        up: DecodeProduct(w.wUp, into: ws.up + first * n), pool: pool, quantized: quantized)
+        }
+        forEachPhase { first, rows in
+            linear(ws.gate + first * c.intermediateSize, rows: rows, weights: w.wDown, into: ws.h + first * c.hiddenSize,
+                   pool: pool, quantized: quantized)
+        }
         addInPlace(ws.x, ws.h, count: t * c.hiddenSize)
     }
 
-    /// Final norm and output matrix for the selected rows of x.
-    func logits(tokens t: Int, selection: LogitsSelection) -> Logits {
+    /// Final norm and output matrix for the rows the entries select; one `Logits` per entry that
+    /// selects any, in batch order.
+    func logits() -> [Logits?] {
         let c = config, ws = workspace
-        let first = selection == .all ? 0 : t - 1
-        let rows = t - first
-        normRows(ws.x + first * c.hiddenSize, weights.outputNorm, into: ws.h, rows: rows)
-        var out = [Float](repeating: 0, count: rows * c.vocabularySize)
-        out.withUnsafeMutableBufferPointer { buffer in
-            product(ws.h, rows, weights.output, buffer.baseAddress!)
+        let (rows, owners, decodeCount) = plan.logitRows()
+        var result = [Logits?](repeating: nil, count: plan.entries.count)
+        guard !rows.isEmpty else { return result }
+        for (i, row) in rows.enumerated() {
+            normRows(ws.x + row * c.hiddenSize, weights.outputNorm, into: ws.h + i * c.hiddenSize, rows: 1)
         }
-        return Logits(rows: rows, vocabularySize: c.vocabularySize, values: out)
+        var out = [Float](repeating: 0, count: rows.count * c.vocabularySize)
+        out.withUnsafeMutableBufferPointer { buffer in
+            let y = buffer.baseAddress!
+            for (first, count) in [(0, decodeCount), (decodeCount, rows.count - decodeCount)] where count > 0 {
+                linear(ws.h + first * c.hiddenSize, rows: count, weights: weights.output, into: y + first * c.vocabularySize,
+                       pool: pool, quantized: quantized)
+            }
+        }
+        var start = 0
+        while start < rows.count {
+            let owner = owners[start]
+            var end = start
+            while end < rows.count && owners[end] == owner { end += 1 }
+            result[owner] = Logits(rows: end - start, vocabularySize: c.vocabularySize,
+                                   values: Array(out[(start * c.vocabularySize)..<(end * c.vocabularySize)]))
+            start = end
+        }
+        return result
     }
 
-    /// y[T, N] = x[T, K] · Wᵀ at this model's activation precision.
+    /// Calls `body(firstRow, rowCount)` for the decode rows and then the prompt rows (skipping
+    /// an empty group).
     @inline(__always)
-    private func product(_ x: UnsafePointer<Float>, _ t: Int, _ w: WeightMatrix, _ y: UnsafeMutablePointer<Float>) {
-        linear(x, rows: t, weights: w, into: y, pool: pool, quantized: quantized)
+    private func forEachPhase(_ body: (Int, Int) -> Void) {
+        if plan.decodeRows > 0 { body(0, plan.decodeRows) }
+        if plan.promptRows > 0 { body(plan.decodeRows, plan.promptRows) }
     }
 
     private func normRows(_ x: UnsafePointer<Float>, _ weight: [Float], into out: UnsafeMutablePointer<Float>, rows: Int) {
@@ -235,6 +277,7 @@ public final class LlamaModel: LanguageModel {
     public var config: LlamaConfiguration { layers.config }
     public var vocabularySize: Int { layers.config.vocabularySize }
     public var contextLength: Int { layers.config.contextLength }
+    public var kvLayout: KVLayout { KVLayout(layers: config.layers, kvWidth: config.kvHeads * config.headDim) }
     public var pool: ComputePool {
         get { layers.pool }
         set { layers.pool = newValue }
@@ -263,31 +306,13 @@ public final class LlamaModel: LanguageModel {
         self.storage = storage
     }
 
-    public func makeCache(capacity: Int) -> any SequenceCache {
-        KVCache(layers: config.layers, capacity: capacity, kvWidth: config.kvHeads * config.headDim)
-    }
-
-    public func forward(_ tokens: [Int], cache anyCache: any SequenceCache, logits selection: LogitsSelection) throws -> Logits {
-        guard let cache = anyCache as? KVCache else {
-            throw ModelError("a Llama model needs the cache it made with makeCache(capacity:)")
-        }
-        let t = tokens.count, p0 = cache.count
-        guard p0 + t <= cache.capacity else {
-            throw ModelError("the sequence would hold \(p0 + t) tokens but its cache holds \(cache.capacity)")
-        }
-        try layers.prepare(tokens, visibleKeys: p0 + t)
-        let ws = layers.workspace, c = config
-        let kvWidth = c.kvHeads * c.headDim
-        layers.embed(tokens)
+    public func forward(batch: [BatchEntry], kv: KVBlockPool) throws -> [Logits?] {
+        try layers.begin(batch, kv: kv, layout: kvLayout)
         for (l, w) in layers.weights.layers.enumerated() {
-            let keys = cache.keys(layer: l), values = cache.values(layer: l)
-            layers.projectAttentionInputs(w, tokens: t, firstPosition: p0,
-                                          keys: keys + p0 * kvWidth, values: values + p0 * kvWidth)
-            causalAttention(queries: ws.q, keys: keys, values: values, firstPosition: p0, tokens: t,
-                            shape: c.attention, into: ws.attn, scratch: ws.scores, pool: layers.pool)
-            layers.finishLayer(w, tokens: t)
+            layers.projectAttentionInputs(w)
+            layers.attend(layer: l, kv: kv)
+            layers.finishLayer(w)
         }
-        cache.advance(by: t)
-        return layers.logits(tokens: t, selection: selection)
+        return layers.logits()
     }
 }

@@ -86,61 +86,33 @@ public final class LoopCoderModel: LanguageModel {
         self.storage = storage
     }
 
-    public func makeCache(capacity: Int) -> any SequenceCache {
-        LoopCache(layers: config.layers, capacity: capacity, kvWidth: config.kvHeads * config.headDim, window: window)
+    public var kvLayout: KVLayout {
+        KVLayout(layers: config.layers, kvWidth: config.kvHeads * config.headDim, localWindow: window)
     }
 
-    public func forward(_ tokens: [Int], cache anyCache: any SequenceCache, logits selection: LogitsSelection) throws -> Logits {
-        guard let cache = anyCache as? LoopCache else {
-            throw ModelError("a Loop model needs the cache it made with makeCache(capacity:)")
-        }
-        let t = tokens.count, p0 = cache.count
-        guard p0 + t <= cache.capacity else {
-            throw ModelError("the sequence would hold \(p0 + t) tokens but its cache holds \(cache.capacity)")
-        }
-        try layers.prepare(tokens, visibleKeys: p0 + t)
-        let c = config, ws = layers.workspace
-        let kvWidth = c.kvHeads * c.headDim
-        loop.reserve(tokens: t, window: window, config: c)
-        layers.embed(tokens)
+    public func forward(batch: [BatchEntry], kv: KVBlockPool) throws -> [Logits?] {
+        try layers.begin(batch, kv: kv, layout: kvLayout)
+        let t = layers.plan.totalRows
+        loop.reserve(tokens: t, config: config)
 
-        // Pass 1: the dense decoder, filling the global cache.
+        // Pass 1: the dense decoder, filling the global blocks.
         for (l, w) in layers.weights.layers.enumerated() {
-            let keys = cache.global.keys(layer: l), values = cache.global.values(layer: l)
-            layers.projectAttentionInputs(w, tokens: t, firstPosition: p0,
-                                          keys: keys + p0 * kvWidth, values: values + p0 * kvWidth)
-            causalAttention(queries: ws.q, keys: keys, values: values, firstPosition: p0, tokens: t,
-                            shape: c.attention, into: ws.attn, scratch: ws.scores, pool: pool)
-            layers.finishLayer(w, tokens: t)
+            layers.projectAttentionInputs(w)
+            layers.attend(layer: l, kv: kv)
+            layers.finishLayer(w)
         }
 
-        // Pass 2: same layers from pass 1's output; local keys are the ring's last W−1 positions
-        // followed by this chunk's, laid out contiguously from position `first`.
-        let first = max(0, p0 - (window - 1))
-        let lead = p0 - first
+        // Pass 2: same layers from pass 1's output. Keys/values go to the local blocks; queries
+        // attend over pass 1's keys (global) and over the local window, mixed by the gate.
         for (l, w) in layers.weights.layers.enumerated() {
-            for (row, position) in (first..<p0).enumerated() {
-                (loop.localKeys + row * kvWidth).update(from: cache.localKeys(layer: l, position: position), count: kvWidth)
-                (loop.localValues + row * kvWidth).update(from: cache.localValues(layer: l, position: position), count: kvWidth)
-            }
-            layers.projectAttentionInputs(w, tokens: t, firstPosition: p0,
-                                          keys: loop.localKeys + lead * kvWidth, values: loop.localValues + lead * kvWidth)
+            layers.projectAttentionInputs(w)
             computeGates(gates[l], tokens: t)
-            causalAttention(queries: ws.q, keys: cache.global.keys(layer: l), values: cache.global.values(layer: l),
-                            firstPosition: p0, tokens: t, shape: c.attention, into: ws.attn, scratch: ws.scores, pool: pool)
-            causalAttention(queries: ws.q, keys: loop.localKeys, values: loop.localValues, firstPosition: p0, tokens: t,
-                            shape: c.attention, into: loop.localAttention, scratch: ws.scores, pool: pool,
-                            keyStart: first, window: window)
+            layers.attend(layer: l, kv: kv, window: window, into: loop.localAttention)
+            layers.attend(layer: l, kv: kv, store: false)
             mixBranches(tokens: t)
-            for position in max(p0, p0 + t - window)..<(p0 + t) {
-                let row = position - first
-                cache.localKeys(layer: l, position: position).update(from: loop.localKeys + row * kvWidth, count: kvWidth)
-                cache.localValues(layer: l, position: position).update(from: loop.localValues + row * kvWidth, count: kvWidth)
-            }
-            layers.finishLayer(w, tokens: t)
+            layers.finishLayer(w)
         }
-        cache.global.advance(by: t)
-        return layers.logits(tokens: t, selection: selection)
+        return layers.logits()
     }
 
     /// loop.gates[t, h] = sigmoid(q[t, h] · Wg[h] + bg[h]) from the queries after RoPE.
@@ -172,23 +144,18 @@ public final class LoopCoderModel: LanguageModel {
 /// Pass-2 buffers, grown on demand.
 final class LoopWorkspace {
     private var capacityTokens = 0
-    var localKeys = UnsafeMutablePointer<Float>.allocate(capacity: 1)       // [W−1+T, kvWidth]
-    var localValues = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [W−1+T, kvWidth]
     var localAttention = UnsafeMutablePointer<Float>.allocate(capacity: 1)  // [T, heads·headDim]
     var gates = UnsafeMutablePointer<Float>.allocate(capacity: 1)           // [T, heads]
 
-    func reserve(tokens t: Int, window: Int, config c: LlamaConfiguration) {
+    func reserve(tokens t: Int, config c: LlamaConfiguration) {
         guard t > capacityTokens else { return }
-        for p in [localKeys, localValues, localAttention, gates] { p.deallocate() }
-        let kv = c.kvHeads * c.headDim
-        localKeys = .allocate(capacity: (window - 1 + t) * kv)
-        localValues = .allocate(capacity: (window - 1 + t) * kv)
+        for p in [localAttention, gates] { p.deallocate() }
         localAttention = .allocate(capacity: t * c.heads * c.headDim)
         gates = .allocate(capacity: t * c.heads)
         capacityTokens = t
     }
 
     deinit {
-        for p in [localKeys, localValues, localAttention, gates] { p.deallocate() }
+        for p in [localAttention, gates] { p.deallocate() }
     }
 }

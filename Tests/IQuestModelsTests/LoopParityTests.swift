@@ -112,19 +112,18 @@ struct LoopParityTests {
 
 @Suite("IQuestLoopCoder window and cache")
 struct LoopCacheTests {
-    /// Prefills 10 tokens, edits the ring entry of `position` in every layer, decodes token 10.
+    /// Prefills 10 tokens, edits the pass-2 entry of `position` in every layer, decodes token 10.
     private func lastLogits(perturbing position: Int?) throws -> [Double] {
         let expected = try LoopExpected.load()
         let prompt = try #require(expected.prompts.first { $0.name == "medium" })
         let model = try loopModel()
-        let cache = try #require(model.makeCache(capacity: 64) as? LoopCache)
+        let cache = try #require(model.makeCache(capacity: 64) as? PagedSequenceCache)
         _ = try model.forward(Array(prompt.ids[0..<10]), cache: cache, logits: .last)
-        #expect(cache.localPositions == 6..<10)
         if let position {
             for layer in 0..<(model as! LoopCoderModel).config.layers {
-                let k = cache.localKeys(layer: layer, position: position)
-                let v = cache.localValues(layer: layer, position: position)
-                for i in 0..<cache.kvWidth {
+                let k = try #require(cache.localKeys(layer: layer, position: position))
+                let v = try #require(cache.localValues(layer: layer, position: position))
+                for i in 0..<cache.layout.kvWidth {
                     k[i] += 0.5
                     v[i] -= 0.5
                 }
@@ -136,18 +135,19 @@ struct LoopCacheTests {
     @Test("pass-2 entries older than the window do not matter; entries inside it do")
     func windowEdge() throws {
         let clean = try lastLogits(perturbing: nil)
-        // Position 6 is still in the ring when position 10 is decoded but outside its window 7…10.
+        // Position 6 is still held (its block also holds 7…9) when position 10 is decoded, but it
+        // is outside that query's window 7…10.
         #expect(maxAbsDiff(try lastLogits(perturbing: 6), clean) == 0)
         for inside in 7...9 {
             #expect(maxAbsDiff(try lastLogits(perturbing: inside), clean) > 0.01, "position \(inside)")
         }
     }
 
-    @Test("the pass-2 ring holds loop_window_size entries after 1,000 decoded tokens")
+    @Test("pass-2 blocks stay bounded by the window after 1,000 decoded tokens")
     func ringStaysBounded() throws {
         let model = try loopModel()
         let loop = try #require(model as? LoopCoderModel)
-        let cache = try #require(model.makeCache(capacity: 1_100) as? LoopCache)
+        let cache = try #require(model.makeCache(capacity: 1_100) as? PagedSequenceCache)
         var token = 1
         var logits = try model.forward([token], cache: cache, logits: .last)
         for _ in 0..<1_000 {
@@ -155,8 +155,12 @@ struct LoopCacheTests {
             logits = try model.forward([token], cache: cache, logits: .last)
         }
         #expect(cache.count == 1_001)
-        #expect(cache.window == loop.window)
-        #expect(cache.localPositions.count == loop.window)
+        #expect(cache.layout.localWindow == loop.window)
+        // Blocks covering the window of the next query (positions 1,001 − W + 1 … 1,000).
+        let b = cache.blockSize
+        let window = (1_001 - loop.window + 1) / b...(1_000 / b)
+        #expect(cache.heldLocalBlocks == window.count)
+        #expect(window.allSatisfy { cache.localBlocks[$0] >= 0 })
         #expect(logits.values.allSatisfy { $0.isFinite })
     }
 }

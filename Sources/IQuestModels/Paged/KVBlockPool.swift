@@ -1,0 +1,76 @@
+import IQuestKernels
+
+/// What a model keeps per token: keys and values of every layer (f32, after RoPE), plus for a
+/// windowed second pass (IQuestLoopCoder) a second set of blocks of which a sequence only needs
+/// the last `localWindow` positions.
+public struct KVLayout: Sendable, Equatable {
+    public let layers: Int
+    /// kvHeads · headDim.
+    public let kvWidth: Int
+    /// Keys each query of the windowed pass sees; nil for models without one.
+    public let localWindow: Int?
+
+    public init(layers: Int, kvWidth: Int, localWindow: Int? = nil) {
+        self.layers = layers
+        self.kvWidth = kvWidth
+        self.localWindow = localWindow
+    }
+
+    /// Bytes of one block of `blockSize` positions.
+    public func bytesPerBlock(blockSize: Int) -> Int { layers * 2 * blockSize * kvWidth * MemoryLayout<Float>.size }
+}
+
+/// A fixed number of KV blocks shared by many sequences. Block b of layer l holds keys then
+/// values of `blockSize` positions: storage [layers, blocks, 2, blockSize, kvWidth], so one
+/// layer's blocks sit together and a block's keys are `blockStride` floats after the previous
+/// block's. Which block belongs to whom is the caller's business (block tables); this type only
+/// owns the memory. Pages are touched as blocks are first written, so an oversized pool costs
+/// address space, not RSS.
+public final class KVBlockPool {
+    public let layout: KVLayout
+    public let blockSize: Int
+    public let blockCount: Int
+    /// Floats from one block's keys to the next block's keys within a layer.
+    public let blockStride: Int
+    private let storage: UnsafeMutablePointer<Float>
+
+    /// Positions per block unless a caller asks otherwise (vLLM's default).
+    public static let defaultBlockSize = 16
+
+    public init(layout: KVLayout, blockCount: Int, blockSize: Int = KVBlockPool.defaultBlockSize) {
+        precondition(blockSize > 0 && blockSize & (blockSize - 1) == 0, "block size must be a power of two")
+        self.layout = layout
+        self.blockSize = blockSize
+        self.blockCount = max(0, blockCount)
+        blockStride = 2 * blockSize * layout.kvWidth
+        storage = .allocate(capacity: max(1, layout.layers * self.blockCount * blockStride))
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Keys of `block` in `layer`: [blockSize, kvWidth].
+    @inline(__always) public func keys(layer: Int, block: Int) -> UnsafeMutablePointer<Float> {
+        storage + (layer * blockCount + block) * blockStride
+    }
+
+    /// Values of `block` in `layer`: [blockSize, kvWidth].
+    @inline(__always) public func values(layer: Int, block: Int) -> UnsafeMutablePointer<Float> {
+        keys(layer: layer, block: block) + blockSize * layout.kvWidth
+    }
+
+    /// One layer's rows of a sequence whose block table is `table`.
+    @inline(__always) public func rows(layer: Int, table: UnsafePointer<Int32>) -> KVRows {
+        KVRows(keys: keys(layer: layer, block: 0), values: values(layer: layer, block: 0), table: table,
+               blockSize: blockSize, blockStride: blockStride, kvWidth: layout.kvWidth)
+    }
+
+    /// Copies the first `positions` rows of every layer of block `source` into `destination`
+    /// (copy-on-write of a shared, partly filled block).
+    public func copy(block source: Int, to destination: Int, positions: Int) {
+        let n = min(positions, blockSize) * layout.kvWidth
+        for layer in 0..<layout.layers {
+            keys(layer: layer, block: destination).update(from: keys(layer: layer, block: source), count: n)
+            values(layer: layer, block: destination).update(from: values(layer: layer, block: source), count: n)
+        }
+    }
+}
