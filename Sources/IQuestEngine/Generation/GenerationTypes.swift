@@ -54,6 +54,8 @@ public enum FinishReason: String, Sendable {
 /// Counters for one generation.
 public struct GenerationStats: Sendable {
     public var promptTokens = 0
+    /// Prompt tokens whose keys/values came from the prefix cache instead of being computed.
+    public var cachedPromptTokens = 0
     public var generatedTokens = 0
     public var prefillSeconds = 0.0
     public var decodeSeconds = 0.0

@@ -23,73 +23,41 @@ public struct Generator {
     @discardableResult
     public func generate(_ request: GenerationRequest, isCancelled: () -> Bool = { false },
                          onToken: (GeneratedToken) -> Bool) throws -> GenerationStats {
-        try request.sampling.validate()
         let model = loaded.model
+        var state = try GenerationState(request: request, tokenizer: loaded.tokenizer, stopTokenIds: loaded.stopTokenIds,
+                                        vocabularySize: model.vocabularySize, contextLength: contextLength)
         let prompt = request.promptIds
-        guard !prompt.isEmpty else { throw GenerationError("the prompt is empty") }
-        guard prompt.count < contextLength else {
-            throw GenerationError("the prompt has \(prompt.count) tokens but the context holds \(contextLength); shorten it or raise the context size")
-        }
-        for id in prompt where id < 0 || id >= model.vocabularySize {
-            throw GenerationError("prompt token id \(id) is outside the vocabulary (0..<\(model.vocabularySize))")
-        }
-        guard request.maxTokens >= 0 else { throw GenerationError("max tokens must not be negative") }
-
-        var stats = GenerationStats()
-        stats.promptTokens = prompt.count
         let cache = model.makeCache(capacity: contextLength)
-        var sampler = Sampler(parameters: request.sampling)
-        var detokenizer = StreamingDetokenizer(tokenizer: loaded.tokenizer, previousToken: prompt.last)
-        var stopMatcher = StopStringMatcher(stops: request.stopStrings)
-        var history = prompt
 
         let prefillStart = Date()
         var logits: Logits?
         var offset = 0
         while offset < prompt.count {
             if isCancelled() {
-                stats.finishReason = .cancelled
-                return stats
+                state.cancel()
+                return state.stats
             }
             let end = min(prompt.count, offset + prefillChunk)
             logits = try model.forward(Array(prompt[offset..<end]), cache: cache, logits: .last)
             offset = end
         }
-        stats.prefillSeconds = Date().timeIntervalSince(prefillStart)
-        guard var current = logits, request.maxTokens > 0 else { return stats }
+        state.addPrefillTime(Date().timeIntervalSince(prefillStart))
+        guard var current = logits, !state.wantsNoTokens else { return state.stats }
 
         let decodeStart = Date()
-        stats.finishReason = .length
-        while stats.generatedTokens < request.maxTokens {
-            let (id, logprob, top) = current.values.withUnsafeBufferPointer { row -> (Int, Float?, [(id: Int, logprob: Float)]) in
-                let id = sampler.sample(logits: row, history: history)
-                guard request.logprobs else { return (id, nil, []) }
-                let top = request.topLogprobs > 0 ? topLogprobs(row, k: request.topLogprobs) : []
-                return (id, logSoftmax(row)[id], top)
-            }
-            stats.generatedTokens += 1
-            history.append(id)
-            if !request.ignoreStopTokens && loaded.stopTokenIds.contains(id) {
-                stats.finishReason = .stop
-                _ = onToken(GeneratedToken(id: id, text: stopMatcher.flush() + detokenizer.finish(), logprob: logprob, topLogprobs: top))
+        while true {
+            let (token, done) = state.next(from: current.row(0))
+            if done {
+                _ = onToken(token)
                 break
             }
-            let (text, hitStop) = stopMatcher.feed(detokenizer.append(id))
-            if hitStop {
-                stats.finishReason = .stop
-                _ = onToken(GeneratedToken(id: id, text: text, logprob: logprob, topLogprobs: top))
+            guard onToken(token) else {
+                state.cancel()
                 break
             }
-            let lastStep = stats.generatedTokens == request.maxTokens || cache.count + 1 > contextLength
-            let tail = lastStep ? stopMatcher.feed(detokenizer.finish()).emit + stopMatcher.flush() : ""
-            guard onToken(GeneratedToken(id: id, text: text + tail, logprob: logprob, topLogprobs: top)) else {
-                stats.finishReason = .cancelled
-                break
-            }
-            if lastStep { break }
-            current = try model.forward([id], cache: cache, logits: .last)
+            current = try model.forward([token.id], cache: cache, logits: .last)
         }
-        stats.decodeSeconds = Date().timeIntervalSince(decodeStart)
-        return stats
+        state.addDecodeTime(Date().timeIntervalSince(decodeStart))
+        return state.stats
     }
 }

@@ -1,0 +1,353 @@
+import Foundation
+import IQuestModels
+import IQuestTokenizer
+
+/// Limits of the continuous-batching scheduler.
+public struct SchedulerConfiguration: Sendable {
+    /// Sequences in one step (decoding or prefilling).
+    public var maxRunning: Int
+    /// Tokens in one step: every decoding sequence's one token, then prompt chunks up to this.
+    /// A long prompt is split over steps, so decoding sequences never wait for a whole prompt.
+    public var maxBatchTokens: Int
+    /// Requests waiting for a slot before `submit` refuses more.
+    public var maxWaiting: Int
+    /// Tokens one sequence may hold (prompt + generated).
+    public var contextLength: Int
+
+    public init(maxRunning: Int = 16, maxBatchTokens: Int = 512, maxWaiting: Int = 128, contextLength: Int) {
+        self.maxRunning = max(1, maxRunning)
+        self.maxBatchTokens = max(1, maxBatchTokens)
+        self.maxWaiting = max(0, maxWaiting)
+        self.contextLength = contextLength
+    }
+}
+
+/// What happens to a submitted request, in order: `started` once (when it gets a slot), then
+/// `token`s, then `finished`, or `failed` at any point.
+public enum SequenceEvent: Sendable {
+    /// The request got a slot; `cachedTokens` of its prompt came from the prefix cache.
+    case started(cachedTokens: Int)
+    case token(GeneratedToken)
+    case finished(GenerationStats)
+    case failed(String)
+}
+
+/// Why `submit` refused a request.
+public enum SubmitError: Error, Equatable, CustomStringConvertible {
+    /// The waiting queue is full; try again later.
+    case queueFull(waiting: Int)
+    /// The request can never run (bad parameters, prompt too long for the context or the pool).
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .queueFull(let waiting): return "the server is busy: \(waiting) requests are already waiting"
+        case .invalid(let message): return message
+        }
+    }
+}
+
+/// What one step ran (for tests and metrics).
+public struct StepSummary: Sendable, Equatable {
+    /// Request ids that decoded one token.
+    public var decoded: [Int] = []
+    /// Request ids and prompt tokens computed for each.
+    public var prefilled: [(id: Int, tokens: Int)] = []
+    /// Request ids preempted to make room (they wait again and recompute).
+    public var preempted: [Int] = []
+
+    public init() {}
+
+    public var tokens: Int { decoded.count + prefilled.reduce(0) { $0 + $1.tokens } }
+    public var sequences: Int { decoded.count + prefilled.count }
+
+    public static func == (a: StepSummary, b: StepSummary) -> Bool {
+        a.decoded == b.decoded && a.preempted == b.preempted
+            && a.prefilled.map(\.id) == b.prefilled.map(\.id) && a.prefilled.map(\.tokens) == b.prefilled.map(\.tokens)
+    }
+}
+
+/// Counters the server exports.
+public struct SchedulerSnapshot: Sendable {
+    public var running = 0
+    public var waiting = 0
+    public var blocksUsed = 0
+    public var blocksCached = 0
+    public var blocksTotal = 0
+    public var blocksFree = 0
+    /// Holds on blocks summed over blocks (the manager's view) and over sequences' tables (the
+    /// sequences' view); equal unless something leaked.
+    public var holdsByBlocks = 0
+    public var holdsBySequences = 0
+    public var blockSize = 0
+    /// Prompt tokens admitted and how many of them the prefix cache supplied.
+    public var promptTokens = 0
+    public var cachedPromptTokens = 0
+    public var preemptions = 0
+    public var steps = 0
+    public var lastStepSequences = 0
+    public var lastStepTokens = 0
+
+    public var prefixHitRate: Double { promptTokens == 0 ? 0 : Double(cachedPromptTokens) / Double(promptTokens) }
+}
+
+/// Continuous batching over one model: requests join and leave between steps, each step is one
+/// forward over every decoding sequence's next token plus chunks of waiting prompts, keys and
+/// values live in a shared pool of blocks with a prefix cache. Not thread-safe: one owner calls
+/// `submit` and `step` (the engine thread).
+///
+/// Memory pressure: a sequence is admitted only when the pool can take the rest of its prompt
+/// (reserved on admission);
+/// when decoding later needs a block and none is left, the most recently admitted sequence is
+/// preempted (its blocks released, its prompt and generated tokens recomputed as a prompt when
+/// it is admitted again), so a running request is never corrupted. Its continuation is then
+/// computed from recomputed keys/values (prompt kernels), which can differ in the last bits
+/// from the decode kernels that produced them first.
+public final class BatchScheduler {
+    public let configuration: SchedulerConfiguration
+    public let model: any LanguageModel
+    public let kv: KVBlockPool
+    let manager: BlockManager
+    private let tokenizer: any Tokenizer
+    private let stopTokenIds: Set<Int>
+
+    private final class Sequence {
+        let id: Int
+        var state: GenerationState
+        let isCancelled: () -> Bool
+        let onEvent: (SequenceEvent) -> Void
+        /// Prompt and generated ids; the last may not be in the blocks yet.
+        var tokens: [Int]
+        let blocks: SequenceBlocks
+        /// The next step feeds one sampled token through the decode kernels.
+        var decoding = false
+        var started = false
+        var admittedAt = Date()
+        var firstTokenAt: Date?
+
+        init(id: Int, state: GenerationState, isCancelled: @escaping () -> Bool, onEvent: @escaping (SequenceEvent) -> Void,
+             blocks: SequenceBlocks) {
+            self.id = id
+            self.state = state
+            self.isCancelled = isCancelled
+            self.onEvent = onEvent
+            tokens = state.request.promptIds
+            self.blocks = blocks
+        }
+    }
+
+    private var waiting: [Sequence] = []
+    private var running: [Sequence] = []
+    private var nextId = 0
+    private var counters = SchedulerSnapshot()
+    public private(set) var lastStep = StepSummary()
+
+    /// - Parameter blocks: blocks in the shared pool (`KVLayout.bytesPerBlock` each).
+    public init(model: any LanguageModel, tokenizer: any Tokenizer, stopTokenIds: Set<Int>, blocks: Int,
+                blockSize: Int = KVBlockPool.defaultBlockSize, configuration: SchedulerConfiguration) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.stopTokenIds = stopTokenIds
+        self.configuration = configuration
+        kv = KVBlockPool(layout: model.kvLayout, blockCount: blocks, blockSize: blockSize)
+        manager = BlockManager(blockCount: blocks, blockSize: blockSize)
+    }
+
+    public var isIdle: Bool { waiting.isEmpty && running.isEmpty }
+
+    public var snapshot: SchedulerSnapshot {
+        var s = counters
+        s.running = running.count
+        s.waiting = waiting.count
+        s.blocksUsed = manager.usedBlocks
+        s.blocksCached = manager.cachedBlocks
+        s.blocksTotal = manager.blockCount
+        s.blocksFree = manager.freeBlocks
+        s.holdsByBlocks = manager.totalHolds
+        s.holdsBySequences = (running + waiting).reduce(0) { $0 + $1.blocks.heldBlocks }
+        s.blockSize = manager.blockSize
+        return s
+    }
+
+    /// Queues a request; `onEvent` is called from `step` (on the caller's thread). Throws when the
+    /// queue is full or the request can never run.
+    @discardableResult
+    public func submit(_ request: GenerationRequest, isCancelled: @escaping () -> Bool = { false },
+                       onEvent: @escaping (SequenceEvent) -> Void) throws -> Int {
+        let state: GenerationState
+        do {
+            state = try GenerationState(request: request, tokenizer: tokenizer, stopTokenIds: stopTokenIds,
+                                        vocabularySize: model.vocabularySize, contextLength: configuration.contextLength)
+        } catch {
+            throw SubmitError.invalid("\(error)")
+        }
+        let probe = SequenceBlocks(manager: manager, window: model.kvLayout.localWindow)
+        let needed = probe.blocksNeeded(through: request.promptIds.count + 1)
+        guard needed <= manager.blockCount else {
+            throw SubmitError.invalid("the prompt needs \(needed) KV blocks but the cache has \(manager.blockCount); shorten it or give the KV cache more memory")
+        }
+        guard waiting.count < configuration.maxWaiting else { throw SubmitError.queueFull(waiting: waiting.count) }
+        let id = nextId
+        nextId += 1
+        waiting.append(Sequence(id: id, state: state, isCancelled: isCancelled, onEvent: onEvent, blocks: probe))
+        return id
+    }
+
+    /// One step: drop cancelled requests, admit waiting ones, run one forward, sample and stream.
+    /// Does nothing when idle. A model error fails the requests of that step and leaves the
+    /// scheduler usable.
+    public func step() {
+        reapCancelled()
+        admit()
+        var summary = StepSummary()
+        let plan = planStep(&summary)
+        lastStep = summary
+        guard !plan.isEmpty else { return }
+        let batch = plan.map { $0.sequence.blocks.entry(tokens: $0.sequence.tokens, end: $0.end, phase: $0.phase, logits: $0.logits) }
+        let logits: [Logits?]
+        do {
+            logits = try model.forward(batch: batch, kv: kv)
+        } catch {
+            for item in plan { fail(item.sequence, "\(error)") }
+            return
+        }
+        counters.steps += 1
+        counters.lastStepSequences = summary.sequences
+        counters.lastStepTokens = summary.tokens
+        let now = Date()
+        for (item, rowLogits) in zip(plan, logits) {
+            let sequence = item.sequence
+            sequence.blocks.commit(through: item.end, tokens: sequence.tokens, asPrompt: item.phase == .prompt)
+            guard let rowLogits else { continue }
+            if sequence.firstTokenAt == nil {
+                sequence.firstTokenAt = now
+                sequence.state.addPrefillTime(now.timeIntervalSince(sequence.admittedAt))
+            }
+            if sequence.state.wantsNoTokens {
+                finish(sequence)
+                continue
+            }
+            let (token, done) = sequence.state.next(from: rowLogits.row(rowLogits.rows - 1))
+            sequence.onEvent(.token(token))
+            if done {
+                finish(sequence)
+            } else {
+                sequence.tokens.append(token.id)
+                sequence.decoding = true
+            }
+        }
+    }
+
+    /// Runs steps until every request is done (tests, offline use).
+    public func runUntilIdle() {
+        while !isIdle { step() }
+    }
+
+    // MARK: steps
+
+    private struct Planned {
+        let sequence: Sequence
+        let end: Int
+        let phase: BatchPhase
+        let logits: LogitsSelection?
+    }
+
+    private func reapCancelled() {
+        for sequence in running + waiting where sequence.isCancelled() {
+            sequence.state.cancel()
+            finish(sequence)
+        }
+    }
+
+    /// Moves waiting requests to running, first come first served, while there is a slot and the
+    /// pool can hold the rest of the prompt (after the prefix cache's share); those blocks are
+    /// taken at once, so prompts admitted together never overcommit the pool.
+    private func admit() {
+        while running.count < configuration.maxRunning, let sequence = waiting.first {
+            let blocks = sequence.blocks
+            var cached = 0
+            if blocks.count == 0 { cached = blocks.adoptCachedPrefix(of: sequence.tokens) }
+            let needed = blocks.blocksNeeded(through: sequence.tokens.count)
+            guard needed <= manager.availableBlocks, blocks.reserve(through: sequence.tokens.count) else {
+                blocks.releaseAll()
+                return
+            }
+            waiting.removeFirst()
+            running.append(sequence)
+            sequence.admittedAt = Date()
+            if !sequence.started {
+                sequence.started = true
+                counters.promptTokens += sequence.tokens.count
+                counters.cachedPromptTokens += cached
+                sequence.state.setCachedPromptTokens(cached)
+                sequence.onEvent(.started(cachedTokens: cached))
+            }
+        }
+    }
+
+    /// Decoding sequences first (one token each), then prompt chunks in admission order within
+    /// the token budget; blocks are reserved for all of them, preempting the newest sequences
+    /// when the pool runs dry.
+    private func planStep(_ summary: inout StepSummary) -> [Planned] {
+        var plan: [Planned] = []
+        var budget = configuration.maxBatchTokens
+        for sequence in running where sequence.decoding {
+            plan.append(Planned(sequence: sequence, end: sequence.blocks.count + 1, phase: .decode, logits: .last))
+            budget -= 1
+        }
+        for sequence in running where !sequence.decoding && budget > 0 {
+            let remaining = sequence.tokens.count - sequence.blocks.count
+            let chunk = min(remaining, budget)
+            let end = sequence.blocks.count + chunk
+            plan.append(Planned(sequence: sequence, end: end, phase: .prompt, logits: end == sequence.tokens.count ? .last : nil))
+            budget -= chunk
+        }
+        var index = 0
+        while index < plan.count {
+            let item = plan[index]
+            if item.sequence.blocks.reserve(through: item.end) {
+                index += 1
+                continue
+            }
+            // Out of blocks: preempt the most recently admitted other sequence, or this one.
+            let victim = running.last { $0 !== item.sequence } ?? item.sequence
+            preempt(victim)
+            summary.preempted.append(victim.id)
+            if let at = plan.firstIndex(where: { $0.sequence === victim }) {
+                plan.remove(at: at)
+                if at < index { index -= 1 }
+            }
+        }
+        for item in plan {
+            if item.phase == .decode {
+                summary.decoded.append(item.sequence.id)
+            } else {
+                summary.prefilled.append((item.sequence.id, item.end - item.sequence.blocks.count))
+            }
+        }
+        return plan
+    }
+
+    private func preempt(_ sequence: Sequence) {
+        sequence.blocks.releaseAll()
+        sequence.decoding = false
+        running.removeAll { $0 === sequence }
+        waiting.insert(sequence, at: 0)
+        counters.preemptions += 1
+    }
+
+    private func finish(_ sequence: Sequence) {
+        sequence.blocks.releaseAll()
+        running.removeAll { $0 === sequence }
+        waiting.removeAll { $0 === sequence }
+        if let first = sequence.firstTokenAt { sequence.state.addDecodeTime(Date().timeIntervalSince(first)) }
+        sequence.onEvent(.finished(sequence.state.stats))
+    }
+
+    private func fail(_ sequence: Sequence, _ message: String) {
+        sequence.blocks.releaseAll()
+        running.removeAll { $0 === sequence }
+        waiting.removeAll { $0 === sequence }
+        sequence.onEvent(.failed(message))
+    }
+}
