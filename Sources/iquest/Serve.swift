@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IQuestEngine
 import IQuestKernels
 import IQuestOutputParsing
 import IQuestServer
@@ -37,6 +38,16 @@ struct Serve: AsyncParsableCommand {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: activationsHelp)
     var activations: ActivationPrecision = .standard
+    @Option(help: "Memory for the shared KV cache, e.g. 2GiB or 512MiB (default: one full context or 1 GiB, whichever is larger, at most half of the available memory).")
+    var kvCacheMemory: String?
+    @Option(help: "KV cache size in tokens instead of bytes (rounded up to whole blocks of 16).")
+    var kvCacheTokens: Int?
+    @Option(help: "Most requests decoding or prefilling in one step.")
+    var maxNumSeqs: Int = 16
+    @Option(help: "Most tokens in one step (every running request's next token plus prompt chunks).")
+    var maxNumBatchedTokens: Int = 512
+    @Option(help: "Requests that may wait for a slot; past this the server answers 503 with Retry-After.")
+    var maxQueue: Int = 128
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -48,6 +59,14 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--reasoning-parser must be auto, qwen3 or none")
         }
         guard toolParser != nil else { throw ValidationError("--tool-call-parser must be auto, hermes, qwen3_coder or none") }
+        if let kvCacheMemory, ByteSize.parse(kvCacheMemory) == nil {
+            throw ValidationError("--kv-cache-memory '\(kvCacheMemory)' is not a size (e.g. 2GiB, 512MiB, 1000000)")
+        }
+        if kvCacheMemory != nil && kvCacheTokens != nil { throw ValidationError("give --kv-cache-memory or --kv-cache-tokens, not both") }
+        if let kvCacheTokens, kvCacheTokens < 1 { throw ValidationError("--kv-cache-tokens must be at least 1") }
+        guard maxNumSeqs >= 1 else { throw ValidationError("--max-num-seqs must be at least 1") }
+        guard maxNumBatchedTokens >= 1 else { throw ValidationError("--max-num-batched-tokens must be at least 1") }
+        guard maxQueue >= 0 else { throw ValidationError("--max-queue must not be negative") }
     }
 
     private var toolParser: ServerConfiguration.ToolCallParser? {
@@ -70,8 +89,14 @@ struct Serve: AsyncParsableCommand {
             printError("error: \(model): no such file or directory")
             throw ExitCode.failure
         }
+        var engine = EngineOptions()
+        engine.kvCacheBytes = kvCacheMemory.flatMap(ByteSize.parse)
+        engine.kvCacheTokens = kvCacheTokens
+        engine.maxRunning = maxNumSeqs
+        engine.maxBatchTokens = maxNumBatchedTokens
+        engine.maxWaiting = maxQueue
         let backend = EngineBackend(path: model, threads: threads, servedName: servedModelName, maxModelLen: maxModelLen,
-                                    activations: activations, log: { printError($0) })
+                                    activations: activations, options: engine, log: { printError($0) })
         let host = self.host
         let app = makeServerApplication(backend: backend, configuration: config) { port in
             printError("listening on http://\(host):\(port)")

@@ -87,6 +87,11 @@ public struct SchedulerSnapshot: Sendable {
     public var steps = 0
     public var lastStepSequences = 0
     public var lastStepTokens = 0
+    /// Sums over all steps (mean batch size = stepSequencesTotal / steps).
+    public var stepSequencesTotal = 0
+    public var stepTokensTotal = 0
+
+    public init() {}
 
     public var prefixHitRate: Double { promptTokens == 0 ? 0 : Double(cachedPromptTokens) / Double(promptTokens) }
 }
@@ -214,6 +219,8 @@ public final class BatchScheduler {
         counters.steps += 1
         counters.lastStepSequences = summary.sequences
         counters.lastStepTokens = summary.tokens
+        counters.stepSequencesTotal += summary.sequences
+        counters.stepTokensTotal += summary.tokens
         let now = Date()
         for (item, rowLogits) in zip(plan, logits) {
             let sequence = item.sequence

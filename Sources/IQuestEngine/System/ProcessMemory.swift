@@ -19,6 +19,12 @@ public enum ProcessMemory {
         return field("VmHWM:", in: text)
     }
 
+    /// Current resident set size (`VmRSS` of /proc/self/status) in bytes.
+    public static func resident() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        return field("VmRSS:", in: text)
+    }
+
     /// Resets the peak to the current resident size (writes 5 to /proc/self/clear_refs), so a
     /// later `peakResident()` ignores earlier transient buffers. False where not permitted.
     @discardableResult

@@ -2,13 +2,39 @@ import Foundation
 import IQuestEngine
 import IQuestFormats
 import IQuestKernels
+import IQuestModels
 import IQuestTemplates
 import IQuestTokenizer
 import Synchronization
 
+/// How the engine batches and how much memory its KV cache gets.
+public struct EngineOptions: Sendable {
+    /// Bytes for the shared KV block pool; nil picks `defaultKVBytes`.
+    public var kvCacheBytes: Int?
+    /// The pool's size in tokens instead (takes precedence over bytes).
+    public var kvCacheTokens: Int?
+    /// Sequences per step (vLLM's --max-num-seqs).
+    public var maxRunning = 16
+    /// Tokens per step, decode tokens and prompt chunks together (vLLM's --max-num-batched-tokens).
+    public var maxBatchTokens = 512
+    /// Requests waiting for a slot before the server answers 503.
+    public var maxWaiting = 128
+
+    public init() {}
+
+    /// Default pool: one full context or 1 GiB, whichever is larger, but at most half of the
+    /// memory available now.
+    public static func defaultKVBytes(bytesPerToken: Int, contextLength: Int) -> Int {
+        let wanted = max(1 << 30, bytesPerToken * contextLength)
+        guard let available = ProcessMemory.available() else { return wanted }
+        return max(bytesPerToken * 64, min(wanted, available / 2))
+    }
+}
+
 /// The real backend: loads the model on its own thread (the server answers `/health` with 503
-/// meanwhile), then runs queued generations one after another on that thread. Forward passes
-/// block for a long time, so they never run on Swift's cooperative executor.
+/// meanwhile), then runs a `BatchScheduler` there: new requests join between steps, each step is
+/// one forward over every running request. Forward passes block for a long time, so they never
+/// run on Swift's cooperative executor.
 public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     private struct Job {
         let request: GenerationRequest
@@ -17,13 +43,16 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     }
 
     private let condition = NSCondition()
+    private let options: EngineOptions
     // Guarded by `condition`.
     private var _state: BackendState = .loading("starting")
     private var loaded: LoadedModel?
     private var jobs: [Job] = []
-    private var runningCount = 0
+    private var snapshot = SchedulerSnapshot()
     private var _cancelledCount = 0
     private var stopping = false
+    /// Requests the scheduler holds, by id (engine thread only).
+    private var live: [Int: Job] = [:]
 
     /// - Parameters:
     ///   - servedName: the model name clients see (default: the checkpoint's name).
@@ -31,11 +60,12 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     ///   - activations: decode precision on quantized weights (see `ActivationPrecision`).
     ///   - log: load progress and the outcome, one line each.
     public init(path: String, threads: Int, servedName: String?, maxModelLen: Int?, activations: ActivationPrecision = .standard,
-                log: @escaping @Sendable (String) -> Void = { _ in }) {
+                options: EngineOptions = EngineOptions(), log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.options = options
         let thread = Thread { [self] in
-            self.load(path: path, threads: threads, activations: activations, servedName: servedName,
-                      maxModelLen: maxModelLen, log: log)
-            self.serveJobs(maxModelLen: maxModelLen)
+            guard let scheduler = self.load(path: path, threads: threads, activations: activations, servedName: servedName,
+                                            maxModelLen: maxModelLen, log: log) else { return }
+            self.serve(scheduler)
         }
         thread.name = "iquest-engine"
         thread.stackSize = 16 << 20
@@ -51,7 +81,13 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     public var queueDepth: (waiting: Int, running: Int) {
         condition.lock()
         defer { condition.unlock() }
-        return (jobs.count, runningCount)
+        return (jobs.count + snapshot.waiting, snapshot.running)
+    }
+
+    public var engineStats: SchedulerSnapshot? {
+        condition.lock()
+        defer { condition.unlock() }
+        return snapshot
     }
 
     /// Generations stopped because their consumer went away (queued ones dropped included).
@@ -61,7 +97,18 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         return _cancelledCount
     }
 
-    /// Ends the engine thread after the running job; queued jobs are failed.
+    public func checkCapacity() throws {
+        condition.lock()
+        let waiting = jobs.count + snapshot.waiting
+        condition.unlock()
+        if waiting >= options.maxWaiting { throw Self.busy(waiting) }
+    }
+
+    private static func busy(_ waiting: Int) -> OpenAIError {
+        OpenAIError.unavailable("the server is busy: \(waiting) requests are already waiting; retry later")
+    }
+
+    /// Ends the engine thread after the current step; queued and running requests are failed.
     public func shutdown() {
         condition.lock()
         stopping = true
@@ -125,6 +172,12 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             continuation.finish(throwing: OpenAIError.unavailable("the server is shutting down"))
             return stream
         }
+        let waiting = jobs.count + snapshot.waiting
+        if waiting >= options.maxWaiting {
+            condition.unlock()
+            continuation.finish(throwing: Self.busy(waiting))
+            return stream
+        }
         jobs.append(Job(request: request, continuation: continuation, cancelled: flag))
         condition.signal()
         condition.unlock()
@@ -134,26 +187,46 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     // MARK: engine thread
 
     private func load(path: String, threads: Int, activations: ActivationPrecision, servedName: String?, maxModelLen: Int?,
-                      log: @Sendable (String) -> Void) {
+                      log: @Sendable (String) -> Void) -> BatchScheduler? {
         do {
             let loaded = try LoadedModel.load(path: path, threads: threads, activations: activations) { [self] line in
                 log(line)
                 setState(.loading(line))
             }
+            let contextLength = min(maxModelLen ?? loaded.model.contextLength, loaded.model.contextLength)
+            let blockSize = KVBlockPool.defaultBlockSize
+            let blockBytes = loaded.model.kvLayout.bytesPerBlock(blockSize: blockSize)
+            let kvBytes = options.kvCacheTokens.map { ($0 + blockSize - 1) / blockSize * blockBytes } ?? options.kvCacheBytes
+                ?? EngineOptions.defaultKVBytes(bytesPerToken: blockBytes / blockSize, contextLength: contextLength)
+            let blocks = kvBytes / blockBytes
+            guard blocks >= 1 else {
+                throw GenerationError("--kv-cache-memory \(kvBytes) bytes holds no block; one block of \(blockSize) tokens takes \(blockBytes) bytes")
+            }
+            let scheduler = BatchScheduler(
+                model: loaded.model, tokenizer: loaded.tokenizer, stopTokenIds: loaded.stopTokenIds, blocks: blocks,
+                blockSize: blockSize,
+                configuration: SchedulerConfiguration(maxRunning: options.maxRunning, maxBatchTokens: options.maxBatchTokens,
+                                                      maxWaiting: options.maxWaiting, contextLength: contextLength))
             let description = ServedModel(
                 id: servedName ?? loaded.name,
-                contextLength: min(maxModelLen ?? loaded.model.contextLength, loaded.model.contextLength),
+                contextLength: contextLength,
                 chatTemplate: loaded.chatFormat.template,
                 samplingDefaults: ModelDefaults.sampling(path: path, architecture: loaded.model.architecture),
                 fim: ModelDefaults.fimTokens(loaded.tokenizer))
             condition.lock()
             self.loaded = loaded
+            snapshot = scheduler.snapshot
             _state = .ready(description)
             condition.unlock()
+            let mib = Double(blocks * blockBytes) / 1_048_576
+            log("KV cache: \(blocks) blocks of \(blockSize) tokens (\(blocks * blockSize) tokens, \(String(format: "%.0f", mib)) MiB); "
+                + "up to \(options.maxRunning) sequences and \(options.maxBatchTokens) tokens per step")
             log("serving \(description.id) (context \(description.contextLength) tokens)")
+            return scheduler
         } catch {
             log("error: \(error)")
             setState(.failed("\(error)"))
+            return nil
         }
     }
 
@@ -169,48 +242,64 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         condition.unlock()
     }
 
-    private func serveJobs(maxModelLen: Int?) {
-        condition.lock()
-        let loaded = self.loaded
-        condition.unlock()
-        guard let loaded else { return }
-        let generator = Generator(loaded: loaded, contextLength: maxModelLen)
+    /// The step loop: take new jobs, run one step, publish the counters; sleep when idle.
+    private func serve(_ scheduler: BatchScheduler) {
         while true {
             condition.lock()
-            while jobs.isEmpty && !stopping { condition.wait() }
+            while jobs.isEmpty && scheduler.isIdle && !stopping { condition.wait() }
             if stopping {
                 condition.unlock()
+                for job in live.values { job.continuation.finish(throwing: OpenAIError.unavailable("the server is shutting down")) }
                 return
             }
-            let job = jobs.removeFirst()
-            runningCount = 1
+            let incoming = jobs
+            jobs.removeAll()
             condition.unlock()
-            run(job, generator)
+            for job in incoming { submit(job, to: scheduler) }
+            scheduler.step()
+            let current = scheduler.snapshot
             condition.lock()
-            runningCount = 0
+            snapshot = current
             condition.unlock()
         }
     }
 
-    private func run(_ job: Job, _ generator: Generator) {
+    private func submit(_ job: Job, to scheduler: BatchScheduler) {
         guard !job.cancelled.isCancelled else {
             countCancelled()
             job.continuation.finish()
             return
         }
-        job.continuation.yield(.started)
+        let continuation = job.continuation
+        let flag = job.cancelled
+        let box = RequestId()
         do {
-            let stats = try generator.generate(job.request, isCancelled: { job.cancelled.isCancelled }) { token in
-                job.continuation.yield(.token(token))
-                return !job.cancelled.isCancelled
+            box.id = try scheduler.submit(job.request, isCancelled: { flag.isCancelled }) { [self] event in
+                switch event {
+                case .started: continuation.yield(.started)
+                case .token(let token): continuation.yield(.token(token))
+                case .finished(let stats):
+                    if stats.finishReason == .cancelled { countCancelled() }
+                    continuation.yield(.finished(stats))
+                    continuation.finish()
+                    live[box.id] = nil
+                case .failed(let message):
+                    continuation.finish(throwing: OpenAIError.server(message))
+                    live[box.id] = nil
+                }
             }
-            if stats.finishReason == .cancelled { countCancelled() }
-            job.continuation.yield(.finished(stats))
-            job.continuation.finish()
+            live[box.id] = job
+        } catch SubmitError.queueFull(let waiting) {
+            continuation.finish(throwing: Self.busy(waiting))
         } catch {
-            job.continuation.finish(throwing: error)
+            continuation.finish(throwing: OpenAIError.invalid("\(error)"))
         }
     }
+}
+
+/// The scheduler's id of a request, known after `submit` returns (engine thread only).
+private final class RequestId {
+    var id = -1
 }
 
 /// Set once when the consumer of a generation goes away.

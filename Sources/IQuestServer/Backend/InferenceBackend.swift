@@ -83,7 +83,18 @@ public protocol InferenceBackend: AnyObject, Sendable {
     func detokenize(_ ids: [Int]) throws -> String
     /// The text of one token, as logprobs report it.
     func tokenText(_ id: Int) -> String
+    /// The batching engine's counters (KV blocks, prefix cache, batch sizes); nil when the
+    /// backend has none.
+    var engineStats: SchedulerSnapshot? { get }
+    /// Throws the 503 the server answers when the waiting queue is full (checked before a
+    /// response starts; `generate` fails the same way if the queue filled in between).
+    func checkCapacity() throws
     /// Queues a generation. Ending the stream's consumption (client gone, task cancelled) cancels
     /// it: a queued request is dropped, a running one stops within one step.
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error>
+}
+
+extension InferenceBackend {
+    public var engineStats: SchedulerSnapshot? { nil }
+    public func checkCapacity() throws {}
 }

@@ -11,8 +11,10 @@ enum OpenAIShapes {
         return prefix + String((0..<24).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
     }
 
-    static func usage(prompt: Int, completion: Int) -> JSONOut {
-        ["prompt_tokens": .int(prompt), "completion_tokens": .int(completion), "total_tokens": .int(prompt + completion)]
+    /// `cached`: prompt tokens served from the prefix cache (`prompt_tokens_details.cached_tokens`).
+    static func usage(prompt: Int, completion: Int, cached: Int) -> JSONOut {
+        ["prompt_tokens": .int(prompt), "completion_tokens": .int(completion), "total_tokens": .int(prompt + completion),
+         "prompt_tokens_details": ["cached_tokens": .int(cached)]]
     }
 
     static func finishReason(_ reason: FinishReason, toolCalls: Bool) -> String {

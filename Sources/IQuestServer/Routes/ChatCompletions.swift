@@ -23,6 +23,7 @@ extension OpenAIRoutes {
         let model = try readyModel()
         let chat = try ChatRequest(try await readJSON(request), defaults: model.samplingDefaults)
         try checkModel(chat.model, model)
+        try backend.checkCapacity()
         let useTools = chat.toolChoice != .none
         let prompt: String
         do {
@@ -50,17 +51,20 @@ extension OpenAIRoutes {
         return jsonResponse { writer in
             var choices: [JSONOut] = []
             var completionTokens = 0
+            var cached: Int?
             for index in 0..<n {
                 var request = base
                 request.sampling = routes.sampling(base.sampling, choice: index)
                 let (tokens, stats) = try await routes.collect(request, heartbeat: &writer)
                 completionTokens += stats.generatedTokens
+                // The prompt is counted once, so its cached share is the first choice's.
+                if cached == nil { cached = stats.cachedPromptTokens }
                 choices.append(routes.chatChoice(index: index, tokens: tokens, stats: stats, setup: setup, logprobs: chat.logprobs))
             }
             return [
                 "id": .string(id), "object": "chat.completion", "created": .int(created), "model": .string(model.id),
                 "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": .array(choices),
-                "usage": OpenAIShapes.usage(prompt: promptCount, completion: completionTokens),
+                "usage": OpenAIShapes.usage(prompt: promptCount, completion: completionTokens, cached: cached ?? 0),
             ]
         }
     }
@@ -128,6 +132,7 @@ extension OpenAIRoutes {
                  "choices": [["index": .int(index), "delta": delta, "logprobs": logprobs, "finish_reason": finish]]]
             }
             var completionTokens = 0
+            var cached: Int?
             for index in 0..<chat.fields.n {
                 var request = base
                 request.sampling = routes.sampling(base.sampling, choice: index)
@@ -176,13 +181,15 @@ extension OpenAIRoutes {
                 try await emit(parser.finish())
                 guard let stats = finished else { throw OpenAIError.server("the generation ended without a result") }
                 completionTokens += stats.generatedTokens
+                if cached == nil { cached = stats.cachedPromptTokens }
                 let reason = OpenAIShapes.finishReason(stats.finishReason, toolCalls: toolIndex > 0)
                 try await writer.write(Self.sse(chunk(index, delta: [:], finish: .string(reason))))
             }
             if chat.fields.includeUsage {
                 let usage: JSONOut = ["id": .string(id), "object": "chat.completion.chunk", "created": .int(created),
                                       "model": .string(model.id), "system_fingerprint": .string(OpenAIShapes.systemFingerprint),
-                                      "choices": [], "usage": OpenAIShapes.usage(prompt: base.promptIds.count, completion: completionTokens)]
+                                      "choices": [], "usage": OpenAIShapes.usage(prompt: base.promptIds.count, completion: completionTokens,
+                                                                                      cached: cached ?? 0)]
                 try await writer.write(Self.sse(usage))
             }
             try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))

@@ -8,6 +8,7 @@ extension OpenAIRoutes {
         let model = try readyModel()
         let body = try CompletionRequest(try await readJSON(request), defaults: model.samplingDefaults)
         try checkModel(body.model, model)
+        try backend.checkCapacity()
         if body.echo && body.logprobs != nil {
             throw OpenAIError.invalid("'echo' together with 'logprobs' is not supported (prompt log-probabilities are not computed)",
                                       param: "echo")
@@ -57,12 +58,14 @@ extension OpenAIRoutes {
         return jsonResponse { writer in
             var choices: [JSONOut] = []
             var completionTokens = 0
+            var cached = 0
             for (p, base) in generations.enumerated() {
                 for k in 0..<n {
                     var request = base
                     request.sampling = routes.sampling(base.sampling, choice: k)
                     let (tokens, stats) = try await routes.collect(request, heartbeat: &writer)
                     completionTokens += stats.generatedTokens
+                    cached += stats.cachedPromptTokens
                     let text = tokens.map(\.text).joined()
                     let lp: JSONOut = wantLogprobs ? routes.legacyLogprobs(tokens, offset: echoes[p].utf8.count) : .null
                     choices.append(["index": .int(p * n + k), "text": .string(echoes[p] + text), "logprobs": lp,
@@ -72,7 +75,7 @@ extension OpenAIRoutes {
             return [
                 "id": .string(id), "object": "text_completion", "created": .int(created), "model": .string(model.id),
                 "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": .array(choices),
-                "usage": OpenAIShapes.usage(prompt: promptTokens * n, completion: completionTokens),
+                "usage": OpenAIShapes.usage(prompt: promptTokens * n, completion: completionTokens, cached: cached),
             ]
         }
     }
@@ -103,6 +106,7 @@ extension OpenAIRoutes {
                  "choices": [["index": .int(index), "text": .string(text), "logprobs": logprobs, "finish_reason": finish]]]
             }
             var completionTokens = 0
+            var cached = 0
             for (p, base) in requests.enumerated() {
                 for k in 0..<n {
                     let index = p * n + k
@@ -132,6 +136,7 @@ extension OpenAIRoutes {
                     }
                     guard let stats = finished else { throw OpenAIError.server("the generation ended without a result") }
                     completionTokens += stats.generatedTokens
+                    cached += stats.cachedPromptTokens
                     let reason = OpenAIShapes.finishReason(stats.finishReason, toolCalls: false)
                     try await writer.write(Self.sse(chunk(index, text: "", finish: .string(reason))))
                 }
@@ -139,7 +144,8 @@ extension OpenAIRoutes {
             if body.fields.includeUsage {
                 let usage: JSONOut = ["id": .string(id), "object": "text_completion", "created": .int(created), "model": .string(model.id),
                                       "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": [],
-                                      "usage": OpenAIShapes.usage(prompt: promptTokens * n, completion: completionTokens)]
+                                      "usage": OpenAIShapes.usage(prompt: promptTokens * n, completion: completionTokens,
+                                                                                  cached: cached)]
                 try await writer.write(Self.sse(usage))
             }
             try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))

@@ -24,6 +24,7 @@ extension OpenAIRoutes {
     func metricsText(_ request: Request, context: some RequestContext) async throws -> Response {
         let depth = backend.queueDepth
         metrics.updateQueue(waiting: depth.waiting, running: depth.running)
+        metrics.updateEngine(backend.engineStats)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition())))
     }

@@ -17,6 +17,8 @@ public final class ServerMetrics: Sendable {
     private let endToEnd: Metrics.Timer
     private let running: CoreMetrics.Gauge
     private let waiting: CoreMetrics.Gauge
+    private let engineGauges: [(label: String, value: @Sendable (SchedulerSnapshot) -> Double, gauge: CoreMetrics.Gauge)]
+    private let resident: CoreMetrics.Gauge
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -32,6 +34,34 @@ public final class ServerMetrics: Sendable {
         endToEnd = Metrics.Timer(label: "iquest:e2e_request_latency_seconds", factory: factory)
         running = CoreMetrics.Gauge(label: "iquest:num_requests_running", factory: factory)
         waiting = CoreMetrics.Gauge(label: "iquest:num_requests_waiting", factory: factory)
+        // The batching engine's state, refreshed on scrape. Counters that only grow are exported as
+        // gauges of the running total (`_total`), which Prometheus' rate() reads the same way.
+        let engine: [(String, @Sendable (SchedulerSnapshot) -> Double)] = [
+            ("iquest:kv_blocks_used", { Double($0.blocksUsed) }),
+            ("iquest:kv_blocks_cached", { Double($0.blocksCached) }),
+            ("iquest:kv_blocks_total", { Double($0.blocksTotal) }),
+            ("iquest:kv_block_size_tokens", { Double($0.blockSize) }),
+            ("iquest:kv_cache_usage_perc", { $0.blocksTotal == 0 ? 0 : Double($0.blocksUsed) / Double($0.blocksTotal) }),
+            ("iquest:prefix_cache_hit_rate", { $0.prefixHitRate }),
+            ("iquest:prefix_cache_queries_total", { Double($0.promptTokens) }),
+            ("iquest:prefix_cache_hits_total", { Double($0.cachedPromptTokens) }),
+            ("iquest:num_preemptions_total", { Double($0.preemptions) }),
+            ("iquest:engine_steps_total", { Double($0.steps) }),
+            ("iquest:batch_sequences_total", { Double($0.stepSequencesTotal) }),
+            ("iquest:batch_tokens_total", { Double($0.stepTokensTotal) }),
+            ("iquest:batch_size_last_step", { Double($0.lastStepSequences) }),
+            ("iquest:batch_tokens_last_step", { Double($0.lastStepTokens) }),
+        ]
+        engineGauges = engine.map { ($0.0, $0.1, CoreMetrics.Gauge(label: $0.0, factory: factory)) }
+        resident = CoreMetrics.Gauge(label: "process_resident_memory_bytes", factory: factory)
+    }
+
+    /// Engine and process gauges, refreshed when `/metrics` is scraped.
+    public func updateEngine(_ stats: SchedulerSnapshot?) {
+        if let stats {
+            for entry in engineGauges { entry.gauge.record(entry.value(stats)) }
+        }
+        if let rss = ProcessMemory.resident() { resident.record(rss) }
     }
 
     /// One HTTP response, by route and status (`iquest:http_requests_total`).
