@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -233,6 +234,22 @@ def main():
         prom, text = metric(base, "iquest:prompt_tokens_total")
         check("metrics (curl)", prom > 0 and "iquest:time_to_first_token_seconds_bucket" in text
               and "iquest:http_requests_total" in text, text[:400])
+
+        # Load: tools/loadtest.py's 4 streaming clients for 8 s, a quarter of the requests abandoned
+        # mid-stream by the client (those are not failures); nothing may fail or be rejected.
+        loadtest = os.path.join(os.path.dirname(os.path.abspath(__file__)), "loadtest.py")
+        with tempfile.TemporaryDirectory() as scratch:
+            report_path = os.path.join(scratch, "loadtest.json")
+            run = subprocess.run([sys.executable, loadtest, "--url", base, "--api-key", KEY, "--concurrency", "4",
+                                  "--duration", "8", "--max-tokens", "16", "--cancel-fraction", "0.25", "--ignore-eos",
+                                  "--json", report_path], capture_output=True, text=True, timeout=300)
+            summary = None
+            if os.path.exists(report_path):
+                with open(report_path) as f:
+                    summary = json.load(f)["summary"]
+        check("load test: 4 clients, 8 s, 25% cancelled (tools/loadtest.py)",
+              run.returncode == 0 and summary is not None and summary["failed"] == 0 and summary["rejected"] == 0
+              and summary["ok"] > 0, (run.returncode, run.stdout[-2000:], run.stderr[-1000:]))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
