@@ -12,6 +12,10 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
     private var _requests: [GenerationRequest] = []
     private var _cancellations = 0
     private var _prompts: [String] = []
+    private var _waitingRequests: Int?
+    private var _engineStats: SchedulerSnapshot?
+    /// Prompt tokens each generation reports as served from the prefix cache.
+    var cachedPromptTokens = 0
     let script: [String]
     /// Appended to every rendered prompt (e.g. "<think>\n" to open reasoning in the prompt).
     let promptSuffix: String
@@ -30,7 +34,22 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
         get { lock.withLock { _state } }
         set { lock.withLock { _state = newValue } }
     }
-    var queueDepth: (waiting: Int, running: Int) { (0, 0) }
+    var queueDepth: (waiting: Int, running: Int) { (lock.withLock { _waitingRequests } ?? 0, 0) }
+    /// When set, the queue counts as full with this many waiting (503 before any response).
+    var waitingRequests: Int? {
+        get { lock.withLock { _waitingRequests } }
+        set { lock.withLock { _waitingRequests = newValue } }
+    }
+    var engineStats: SchedulerSnapshot? {
+        get { lock.withLock { _engineStats } }
+        set { lock.withLock { _engineStats = newValue } }
+    }
+
+    func checkCapacity() throws {
+        if let waiting = waitingRequests {
+            throw OpenAIError.unavailable("the server is busy: \(waiting) requests are already waiting; retry later")
+        }
+    }
     var requests: [GenerationRequest] { lock.withLock { _requests } }
     var renderedPrompts: [String] { lock.withLock { _prompts } }
     var cancellations: Int { lock.withLock { _cancellations } }
@@ -67,6 +86,7 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
                 continuation.yield(.started)
                 var stats = GenerationStats()
                 stats.promptTokens = request.promptIds.count
+                stats.cachedPromptTokens = self.cachedPromptTokens
                 stats.finishReason = .stop
                 for (i, text) in script.enumerated() {
                     if stats.generatedTokens == request.maxTokens {

@@ -38,7 +38,8 @@ public enum ProcessMemory {
     /// "<key> <n> kB" in a /proc table, in bytes.
     static func field(_ key: String, in text: String) -> Int? {
         for line in text.split(separator: "\n") where line.hasPrefix(key) {
-            let parts = line.dropFirst(key.count).split(separator: " ")
+            // "VmRSS:\t  239472 kB": a tab, then spaces.
+            let parts = line.dropFirst(key.count).split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard let n = parts.first.flatMap({ Int($0) }) else { return nil }
             return parts.count > 1 && parts[1] == "kB" ? n * 1024 : n
         }
