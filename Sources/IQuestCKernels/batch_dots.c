@@ -46,12 +46,11 @@
             for (int64_t b = 0; b < blocks; b++) {                                                         \
                 const uint8_t *blk = row + block * b;                                                      \
                 _mm_prefetch((const char *)(blk + PREFETCH_AHEAD), _MM_HINT_T0);                           \
-                const float dw = iq_load_half(blk);                                                        \
-                const __m256 dwv = _mm256_set1_ps(dw);                                                     \
+                const __m256 dwv = iq_load_half8(blk);                                                     \
                 if (KIND == IQ_Q4_0)                                                                       \
-                    offset = _mm256_fnmadd_ps(_mm256_set1_ps(8.0f * dw), _mm256_loadu_ps(st + 8 * b), offset); \
+                    offset = _mm256_fnmadd_ps(_mm256_mul_ps(_mm256_set1_ps(8.0f), dwv), _mm256_loadu_ps(st + 8 * b), offset); \
                 if (KIND == IQ_Q4_1)                                                                       \
-                    offset = _mm256_fmadd_ps(_mm256_set1_ps(iq_load_half(blk + 2)), _mm256_loadu_ps(st + 8 * b), offset); \
+                    offset = _mm256_fmadd_ps(iq_load_half8(blk + 2), _mm256_loadu_ps(st + 8 * b), offset);    \
                 __m256i wv[2];                                                                             \
                 PREP(blk + quants, wv);                                                                    \
                 for (int t = 0; t < G; t++) {                                                              \

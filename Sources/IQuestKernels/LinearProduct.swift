@@ -17,6 +17,7 @@ import IQuestCKernels
 public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatrix,
                    into y: UnsafeMutablePointer<Float>, pool: ComputePool, quantized: QuantizedActivations? = nil,
                    path: ProductPath = .automatic) {
+    guard m > 0 else { return }
     if path.decodes(m) {
         var integer: QuantizedActivations? = nil
         if let quantized, w.kind.hasIntegerDot {
