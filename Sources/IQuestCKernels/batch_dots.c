@@ -7,8 +7,8 @@
 //   the same offset arithmetic as DEFINE_DOT_ROWS in integer_dots.c, in the same block order.
 //   q4_K / q6_K: the single-token kernel itself, called per token on a chunk of rows small
 //   enough to stay in L1, so tokens after the first read the chunk from cache.
-// Rows are taken ROW_CHUNK at a time and tokens TOKEN_GROUP at a time (one accumulator
-// register each); within a chunk every group re-reads the chunk's weights from L1.
+// Rows are taken ROW_CHUNK at a time and tokens in groups of at most TOKEN_GROUP (one
+// accumulator register each); within a chunk every group re-reads the chunk's weights from L1.
 #include "iquest_ckernels.h"
 #include "kquants.h"
 #include <stdlib.h>
@@ -95,16 +95,23 @@ DEFINE_BATCH_GROUPS(batch_q8_0_q16, int16_t)
 DEFINE_BATCH_GROUPS(batch_q4_0_q16, int16_t)
 DEFINE_BATCH_GROUPS(batch_q4_1_q16, int16_t)
 
-// Token group g's scales and sums transposed: dt[g·8·blocks + 8·b + t] = d[(8g + t)·blocks + b]
-// (zero past the last token), the same for s.
-static void batch_layout(const float *d, const float *s, int64_t blocks, int64_t tokens, float *dt, float *st) {
-    for (int64_t t0 = 0; t0 < tokens; t0 += TOKEN_GROUP) {
-        float *dg = dt + t0 * blocks, *sg = st + t0 * blocks;
+// Tokens are split into ⌈tokens/8⌉ groups as equal as possible (9 → 5 + 4, not 8 + 1: a group
+// of one costs ~1.7× per token what a group of eight does); group g holds tokens
+// [group_start(g), group_start(g + 1)). Which group a token lands in changes nothing in its
+// arithmetic.
+static inline int64_t group_start(int64_t g, int64_t groups, int64_t tokens) { return tokens * g / groups; }
+
+// Group g's scales and sums transposed: dt[g·8·blocks + 8·b + i] = d[(group_start(g) + i)·blocks + b]
+// (zero past the group's last token), the same for s.
+static void batch_layout(const float *d, const float *s, int64_t blocks, int64_t tokens, int64_t groups,
+                         float *dt, float *st) {
+    for (int64_t g = 0; g < groups; g++) {
+        const int64_t t0 = group_start(g, groups, tokens), size = group_start(g + 1, groups, tokens) - t0;
+        float *dg = dt + g * TOKEN_GROUP * blocks, *sg = st + g * TOKEN_GROUP * blocks;
         for (int64_t b = 0; b < blocks; b++)
-            for (int64_t t = 0; t < TOKEN_GROUP; t++) {
-                const int live = t0 + t < tokens;
-                dg[8 * b + t] = live ? d[(t0 + t) * blocks + b] : 0.0f;
-                sg[8 * b + t] = live ? s[(t0 + t) * blocks + b] : 0.0f;
+            for (int64_t i = 0; i < TOKEN_GROUP; i++) {
+                dg[8 * b + i] = i < size ? d[(t0 + i) * blocks + b] : 0.0f;
+                sg[8 * b + i] = i < size ? s[(t0 + i) * blocks + b] : 0.0f;
             }
     }
 }
@@ -118,12 +125,13 @@ static void batch_layout(const float *d, const float *s, int64_t blocks, int64_t
         const int grouped = kind == IQ_Q8_0 || kind == IQ_Q4_0 || kind == IQ_Q4_1;                         \
         float *dt = grouped ? malloc(sizeof(float) * 2 * (size_t)(groups * TOKEN_GROUP * blocks)) : NULL;  \
         float *st = dt ? dt + groups * TOKEN_GROUP * blocks : NULL;                                        \
-        if (dt) batch_layout(d, s, blocks, tokens, dt, st);                                                \
+        if (dt) batch_layout(d, s, blocks, tokens, groups, dt, st);                                        \
         for (int64_t r0 = 0; r0 < rows; r0 += ROW_CHUNK) {                                                 \
             const int64_t nr = rows - r0 < ROW_CHUNK ? rows - r0 : ROW_CHUNK;                              \
             const uint8_t *chunk = (const uint8_t *)w + (size_t)r0 * row_bytes;                            \
-            for (int64_t t0 = 0; t0 < tokens; t0 += TOKEN_GROUP) {                                         \
-                const int g = tokens - t0 < TOKEN_GROUP ? (int)(tokens - t0) : TOKEN_GROUP;                \
+            for (int64_t gi = 0; gi < groups; gi++) {                                                      \
+                const int64_t t0 = group_start(gi, groups, tokens);                                        \
+                const int g = (int)(group_start(gi + 1, groups, tokens) - t0);                             \
                 const QTYPE *qg = q + t0 * k;                                                              \
                 float *yg = y + (size_t)t0 * ldy + r0;                                                     \
                 if (!dt) {                                                                                 \
@@ -132,7 +140,7 @@ static void batch_layout(const float *d, const float *s, int64_t blocks, int64_t
                                s + (t0 + t) * blocks, k, yg + (size_t)t * ldy);                            \
                     continue;                                                                              \
                 }                                                                                          \
-                const float *dg = dt + t0 * blocks, *sg = st + t0 * blocks;                                \
+                const float *dg = dt + gi * TOKEN_GROUP * blocks, *sg = st + gi * TOKEN_GROUP * blocks;    \
                 switch (kind) {                                                                            \
                 case IQ_Q8_0: Q8_0(chunk, row_bytes, nr, qg, dg, sg, k, g, yg, ldy); break;                \
                 case IQ_Q4_0: Q4_0(chunk, row_bytes, nr, qg, dg, sg, k, g, yg, ldy); break;                \
