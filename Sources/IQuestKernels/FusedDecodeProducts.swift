@@ -1,12 +1,12 @@
 /// Decode-path products (M < 4 tokens, or any M with ProductPath.decode) of one input with
 /// several matrices in a single pass over the thread pool. A decode step of a small model is
 /// dominated by synchronisation: SmolLM2 makes ~210 products per token of 0.01–0.1 ms each, and
-/// every `pool.run` is one wake-up and one barrier. Q/K/V share their input, and so do gate/up, so each group needs only one pass; the
-/// input is quantized once for the integer kernels; the SwiGLU product is applied by each thread
-/// to the rows it just computed. Results are identical to separate `linear` calls (same kernels,
-/// same rows per thread), and with several tokens each token's result is bitwise what it is alone.
-/// On the GEMM path (M ≥ 4 with `.automatic`, or `.prompt`) these fall back to `linear`, where
-/// the product itself dominates.
+/// every `pool.run` is one wake-up and one barrier. Q/K/V share their input, and so do gate/up,
+/// so each group needs only one pass; the input is quantized once for the integer kernels; the
+/// SwiGLU product is applied by each thread to the rows it just computed. Results are identical
+/// to separate `linear` calls (same kernels, same rows per thread), and with several tokens each
+/// token's result is bitwise what it is alone. On the GEMM path (M ≥ 4 with `.automatic`, or
+/// `.prompt`) these fall back to `linear`, where the product itself dominates.
 
 /// One product of a fused group: y [M, w.rows] = x · wᵀ.
 public struct DecodeProduct {

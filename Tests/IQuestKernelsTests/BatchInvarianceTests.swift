@@ -171,6 +171,9 @@ final class StoredMatrix {
             let x = rng.floats(m * k, -2, 2)
             for threads in Self.threadCounts {
                 let all = Self.product(x, m: m, w, threads: threads, precision: .exact, path: .prompt)
+                // .automatic keeps the GEMM from 4 rows on.
+                let automatic = Self.product(x, m: m, w, threads: threads, precision: .int16, path: .automatic)
+                #expect(Self.bits(automatic) == Self.bits(all), "\(kind) K \(k): automatic M 13 vs prompt")
                 for r in 0..<m {
                     let row = Array(all[(r * n)..<((r + 1) * n)])
                     let one = Self.product(Self.token(x, r, k: k), m: 1, w, threads: threads, precision: .exact, path: .prompt)
