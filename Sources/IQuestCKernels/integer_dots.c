@@ -34,6 +34,7 @@
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include "avx2_common.h"
+#include "integer_blocks.h"
 
 static inline int32_t hsum8i(__m256i v) {
     __m128i t = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -86,36 +87,30 @@ void iq_quantize_q16(const float *x, int64_t k, int16_t *q, float *d, float *s) 
     }
 }
 
-// The 16 bytes of a q4 block's nibbles: low nibbles are elements 0–15, high nibbles 16–31.
-static inline __m128i low_nibbles(__m128i bytes) { return _mm_and_si128(bytes, _mm_set1_epi8(0x0F)); }
-static inline __m128i high_nibbles(__m128i bytes) { return _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0F)); }
-
-// Σ q_w·q over one block as eight int32 lanes, for each weight layout and activation width.
+// Σ q_w·q over one block as eight int32 lanes, for each weight layout and activation width
+// (the weight unpacking and the per-token dot are apart in integer_blocks.h).
 static inline __m256i block_q8_0_q8(const uint8_t *quants, const int8_t *q) {
-    const __m256i w = _mm256_loadu_si256((const __m256i *)quants);
-    const __m256i x = _mm256_loadu_si256((const __m256i *)q);
-    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+    __m256i w[2];
+    prep_q8_0_q8(quants, w);
+    return dot_q8_0_q8(w, q);
 }
 
 static inline __m256i block_q4_q8(const uint8_t *quants, const int8_t *q) {
-    const __m128i bytes = _mm_loadu_si128((const __m128i *)quants);
-    const __m256i n = _mm256_inserti128_si256(_mm256_castsi128_si256(low_nibbles(bytes)), high_nibbles(bytes), 1);
-    const __m256i pairs = _mm256_maddubs_epi16(n, _mm256_loadu_si256((const __m256i *)q));
-    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+    __m256i w[2];
+    prep_q4_q8(quants, w);
+    return dot_q4_q8(w, q);
 }
 
 static inline __m256i block_q8_0_q16(const uint8_t *quants, const int16_t *q) {
-    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)quants));
-    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(quants + 16)));
-    return _mm256_add_epi32(_mm256_madd_epi16(w0, _mm256_loadu_si256((const __m256i *)q)),
-                            _mm256_madd_epi16(w1, _mm256_loadu_si256((const __m256i *)(q + 16))));
+    __m256i w[2];
+    prep_q8_0_q16(quants, w);
+    return dot_q8_0_q16(w, q);
 }
 
 static inline __m256i block_q4_q16(const uint8_t *quants, const int16_t *q) {
-    const __m128i bytes = _mm_loadu_si128((const __m128i *)quants);
-    return _mm256_add_epi32(_mm256_madd_epi16(_mm256_cvtepu8_epi16(low_nibbles(bytes)), _mm256_loadu_si256((const __m256i *)q)),
-                            _mm256_madd_epi16(_mm256_cvtepu8_epi16(high_nibbles(bytes)), _mm256_loadu_si256((const __m256i *)(q + 16))));
+    __m256i w[2];
+    prep_q4_q16(quants, w);
+    return dot_q4_q16(w, q);
 }
 
 // Rows of one weight kind against one activation width: BLOCK_DOT(quants, q + 32·b) gives the

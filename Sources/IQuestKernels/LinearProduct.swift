@@ -1,32 +1,31 @@
 import IQuestCKernels
 
 /// y = x · Wᵀ for activations x [M, K] (f32, row-major) and weights W [N, K] in their stored
-/// encoding; y is [M, N]. Weights are decoded inside the product, never expanded in memory:
-/// - M < 4 (decode): each weight row is decoded in registers and dotted with x directly, so each
-///   weight byte is read once per token (memory-bound path, C row kernels).
-/// - M ≥ 4 (prompt): each thread packs 16 weight rows at a time, decoded to f32 and transposed
+/// encoding; y is [M, N]. Weights are decoded inside the product, never expanded in memory.
+/// `path` (ProductPath) picks the kernels; `.automatic` takes the decode path for M < 4:
+/// - decode: each weight row is decoded in registers and dotted with x directly (memory-bound
+///   path, C row kernels); with several tokens each block (integer kernels) or each chunk of
+///   rows (f32 kernels) is read once for all of them, and every token's result is bitwise what
+///   it is alone.
+/// - prompt (GEMM): each thread packs 16 weight rows at a time, decoded to f32 and transposed
 ///   to [K, 16], into a cache-resident panel, and sweeps every token over it with a 6×16
 ///   register-blocked outer-product kernel (compute-bound path).
-/// Threads split the N output rows.
-/// With `quantized` scratch (ActivationPrecision.int16 / .int8), M < 4 and q8_0/q4_0/q4_1
-/// weights, x is quantized once into it and the rows are dotted with integer SIMD instead.
+/// Threads split the N output rows (the split does not depend on M).
+/// With `quantized` scratch (ActivationPrecision.int16 / .int8), the decode path and
+/// q8_0/q4_0/q4_1/q4_K/q6_K weights, x is quantized once into it and the rows are dotted with
+/// integer SIMD instead.
 public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatrix,
-                   into y: UnsafeMutablePointer<Float>, pool: ComputePool, quantized: QuantizedActivations? = nil) {
-    if m < 4, let quantized, w.kind.hasIntegerDot {
-        quantized.quantize(x, rows: m, columns: w.columns)
-        pool.run { t in
-            let rows = pool.slice(t, of: w.rows, granule: 4)
-            guard !rows.isEmpty else { return }
-            for token in 0..<m { quantized.dotRows(w, rows, token: token, into: y + token * w.rows + rows.lowerBound) }
+                   into y: UnsafeMutablePointer<Float>, pool: ComputePool, quantized: QuantizedActivations? = nil,
+                   path: ProductPath = .automatic) {
+    guard m > 0 else { return }
+    if path.decodes(m) {
+        var integer: QuantizedActivations? = nil
+        if let quantized, w.kind.hasIntegerDot {
+            quantized.quantize(x, rows: m, columns: w.columns)
+            integer = quantized
         }
-    } else if m < 4 {
-        pool.run { t in
-            let rows = pool.slice(t, of: w.rows, granule: 4)
-            guard !rows.isEmpty else { return }
-            for token in 0..<m {
-                matvecRows(w, x + token * w.columns, y + token * w.rows, rows)
-            }
-        }
+        let product = DecodeProduct(w, into: y)
+        pool.run { t in decodeSlice(x, m, product, t, pool, integer) }
     } else {
         pool.run { t in
             let rows = pool.slice(t, of: w.rows, granule: panelWidth)

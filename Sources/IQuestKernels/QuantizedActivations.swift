@@ -1,6 +1,7 @@
 import IQuestCKernels
 
-/// How decode-sized products (`linear` with M < 4) meet q8_0 / q4_0 / q4_1 / q4_K / q6_K weights:
+/// How decode-path products (`linear` with M < 4, or any M on ProductPath.decode) meet q8_0 /
+/// q4_0 / q4_1 / q4_K / q6_K weights:
 /// - `exact`: the activation stays f32 and weights are decoded to f32 in registers: the
 ///   reference path that the parity tests hold to transformers.
 /// - `int16`: each activation row is quantized once per product to int16 blocks of 32 (one scale
@@ -9,7 +10,7 @@ import IQuestCKernels
 ///   ~1e-6 of `exact` (docs/PERFORMANCE.md).
 /// - `int8`: the same with int8 blocks, llama.cpp's scheme on AVX2: the fastest, but the error
 ///   is ~250× larger (KL up to ~3e-2 on SmolLM2, greedy output can change).
-/// f32 / f16 / bf16 weights and prompt-sized products (M ≥ 4) always take the exact path.
+/// f32 / f16 / bf16 weights and GEMM-path products (ProductPath) always take the exact path.
 public enum ActivationPrecision: String, Sendable, Equatable, CaseIterable {
     case exact, int16, int8
 
@@ -69,6 +70,25 @@ public final class QuantizedActivations {
         } else {
             iq_dot_rows_q16(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
                             quants.assumingMemoryBound(to: Int16.self) + token * k, scales + block, sums + block, Int64(k), y)
+        }
+    }
+
+    /// y[token · ldy + r − rows.lowerBound] = row r of `w` · token's quantized activation, for
+    /// `rows` and tokens 0..<m: every weight block is read once for all m tokens, and each
+    /// token's values are bitwise those of `dotRows(_:_:token:into:)` (which one token takes).
+    @inline(__always)
+    func dotRows(_ w: WeightMatrix, _ rows: Range<Int>, tokens m: Int, into y: UnsafeMutablePointer<Float>, stride ldy: Int) {
+        if m == 1 {
+            dotRows(w, rows, token: 0, into: y)
+            return
+        }
+        let k = w.columns
+        if precision == .int8 {
+            iq_dot_rows_q8_batch(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
+                                 quants.assumingMemoryBound(to: Int8.self), scales, sums, Int64(k), Int64(m), y, ldy)
+        } else {
+            iq_dot_rows_q16_batch(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
+                                  quants.assumingMemoryBound(to: Int16.self), scales, sums, Int64(k), Int64(m), y, ldy)
         }
     }
 

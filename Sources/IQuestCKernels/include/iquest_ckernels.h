@@ -39,6 +39,14 @@ void iq_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, con
 void iq_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
                      const float *s, int64_t k, float *y);
 
+// The same for `tokens` activations at once (batch_dots.c): token t's quants at q + t·k, its
+// d and s at d + t·k/32, s + t·k/32; y[t·ldy + r]. Each weight block is read once for all
+// tokens, and token t's results are bitwise those of iq_dot_rows_q8/_q16 for t alone.
+void iq_dot_rows_q8_batch(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q, const float *d,
+                          const float *s, int64_t k, int64_t tokens, float *y, size_t ldy);
+void iq_dot_rows_q16_batch(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q,
+                           const float *d, const float *s, int64_t k, int64_t tokens, float *y, size_t ldy);
+
 // Packs rows (≤ 16) rows of k elements (a multiple of 32; rows row_bytes apart) of a kind-0
 // (f32) or IQ_* matrix as panel[i·16 + j] = W[j][i] (k·16 floats), zero for rows j ≥ rows.
 void iq_pack_panel16(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t k, float *panel);
