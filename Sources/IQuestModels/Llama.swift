@@ -176,10 +176,10 @@ final class LlamaLayers {
         let ws = workspace, c = config, t = plan.totalRows
         let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
         normRows(ws.x, w.attentionNorm, into: ws.h, rows: t)
-        forEachPhase { first, rows in
+        forEachPhase { first, rows, path in
             let x = ws.h + first * c.hiddenSize
             linear(x, rows: rows, DecodeProduct(w.wq, into: ws.q + first * qWidth), DecodeProduct(w.wk, into: ws.k + first * kvWidth),
-                   DecodeProduct(w.wv, into: ws.v + first * kvWidth), pool: pool, quantized: quantized)
+                   DecodeProduct(w.wv, into: ws.v + first * kvWidth), pool: pool, quantized: quantized, path: path)
         }
         for (i, position) in plan.positions.enumerated() {
             rope.angles(position: position, cos: ws.cos, sin: ws.sin)
@@ -202,20 +202,20 @@ final class LlamaLayers {
     func finishLayer(_ w: LlamaLayerWeights) {
         let ws = workspace, c = config, t = plan.totalRows
         let qWidth = c.heads * c.headDim
-        forEachPhase { first, rows in
+        forEachPhase { first, rows, path in
             linear(ws.attn + first * qWidth, rows: rows, weights: w.wo, into: ws.h + first * c.hiddenSize, pool: pool,
-                   quantized: quantized)
+                   quantized: quantized, path: path)
         }
         addInPlace(ws.x, ws.h, count: t * c.hiddenSize)
         normRows(ws.x, w.ffnNorm, into: ws.h, rows: t)
-        forEachPhase { first, rows in
+        forEachPhase { first, rows, path in
             let n = c.intermediateSize
             gatedLinear(ws.h + first * c.hiddenSize, rows: rows, gate: DecodeProduct(w.wGate, into: ws.gate + first * n),
-                        up: DecodeProduct(w.wUp, into: ws.up + first * n), pool: pool, quantized: quantized)
+                        up: DecodeProduct(w.wUp, into: ws.up + first * n), pool: pool, quantized: quantized, path: path)
         }
-        forEachPhase { first, rows in
+        forEachPhase { first, rows, path in
             linear(ws.gate + first * c.intermediateSize, rows: rows, weights: w.wDown, into: ws.h + first * c.hiddenSize,
-                   pool: pool, quantized: quantized)
+                   pool: pool, quantized: quantized, path: path)
         }
         addInPlace(ws.x, ws.h, count: t * c.hiddenSize)
     }
@@ -233,9 +233,10 @@ final class LlamaLayers {
         var out = [Float](repeating: 0, count: rows.count * c.vocabularySize)
         out.withUnsafeMutableBufferPointer { buffer in
             let y = buffer.baseAddress!
-            for (first, count) in [(0, decodeCount), (decodeCount, rows.count - decodeCount)] where count > 0 {
+            for (first, count, path) in [(0, decodeCount, ProductPath.decode), (decodeCount, rows.count - decodeCount, .prompt)]
+            where count > 0 {
                 linear(ws.h + first * c.hiddenSize, rows: count, weights: weights.output, into: y + first * c.vocabularySize,
-                       pool: pool, quantized: quantized)
+                       pool: pool, quantized: quantized, path: path)
             }
         }
         var start = 0
@@ -250,12 +251,12 @@ final class LlamaLayers {
         return result
     }
 
-    /// Calls `body(firstRow, rowCount)` for the decode rows and then the prompt rows (skipping
-    /// an empty group).
+    /// Calls `body(firstRow, rowCount, path)` for the decode rows (row kernels) and then the
+    /// prompt rows (matrix product), skipping an empty group.
     @inline(__always)
-    private func forEachPhase(_ body: (Int, Int) -> Void) {
-        if plan.decodeRows > 0 { body(0, plan.decodeRows) }
-        if plan.promptRows > 0 { body(plan.decodeRows, plan.promptRows) }
+    private func forEachPhase(_ body: (Int, Int, ProductPath) -> Void) {
+        if plan.decodeRows > 0 { body(0, plan.decodeRows, .decode) }
+        if plan.promptRows > 0 { body(plan.decodeRows, plan.promptRows, .prompt) }
     }
 
     private func normRows(_ x: UnsafePointer<Float>, _ weight: [Float], into out: UnsafeMutablePointer<Float>, rows: Int) {
