@@ -22,11 +22,12 @@ final class ChatRouteTests: XCTestCase {
                 XCTAssertEqual(message["content"] as? String, "Hello world")
                 XCTAssertNil(message["tool_calls"])
                 XCTAssertEqual(choice["finish_reason"] as? String, "stop")
-                let usage = try XCTUnwrap(json["usage"] as? [String: Int])
+                let usage = try XCTUnwrap(json["usage"] as? [String: Any])
                 // The scripted tokenizer gives one id per byte of "user: hi\n".
-                XCTAssertEqual(usage["prompt_tokens"], 9)
-                XCTAssertEqual(usage["completion_tokens"], 3)
-                XCTAssertEqual(usage["total_tokens"], 12)
+                XCTAssertEqual(usage["prompt_tokens"] as? Int, 9)
+                XCTAssertEqual(usage["completion_tokens"] as? Int, 3)
+                XCTAssertEqual(usage["total_tokens"] as? Int, 12)
+                XCTAssertEqual((usage["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int, 0)
             }
         }
         XCTAssertEqual(backend.requests.count, 2)
@@ -107,7 +108,7 @@ final class ChatRouteTests: XCTestCase {
             let r = try await client.post("/v1/chat/completions", json: chatBody(extra: #""n": 2, "seed": 11"#))
             let choices = try XCTUnwrap(try r.json["choices"] as? [[String: Any]])
             XCTAssertEqual(choices.map { $0["index"] as? Int }, [0, 1])
-            XCTAssertEqual((try r.json["usage"] as? [String: Int])?["completion_tokens"], 2)
+            XCTAssertEqual((try r.json["usage"] as? [String: Any])?["completion_tokens"] as? Int, 2)
         }
         XCTAssertEqual(backend.requests.map(\.sampling.seed), [11, 12])
     }
@@ -157,7 +158,7 @@ final class ChatRouteTests: XCTestCase {
             XCTAssertEqual(finish, ["stop"])
             let usageEvent = try XCTUnwrap(events.last)
             XCTAssertEqual((usageEvent["choices"] as? [Any])?.count, 0)
-            XCTAssertEqual((usageEvent["usage"] as? [String: Int])?["completion_tokens"], 3)
+            XCTAssertEqual((usageEvent["usage"] as? [String: Any])?["completion_tokens"] as? Int, 3)
         }
     }
 
