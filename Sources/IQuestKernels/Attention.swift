@@ -266,12 +266,29 @@ private struct KeySpan {
 }
 
 /// out[0..<headDim] = Σ_j w[j] · v_j over `positions` in order, where v_j is the value row of
-/// position j, dims head … head+headDim−1.
+/// position j, dims head … head+headDim−1. Dims go 64 at a time (eight 8-lane accumulators,
+/// each value row read once per pass; a decode step of a batch spends a fifth of its time here),
+/// then 16 or 8 at a time for what is left.
 @inline(__always)
 func accumulateWeighted(_ kv: KVRows, head: Int, positions: Range<Int>, weights: UnsafePointer<Float>,
                         headDim: Int, into out: UnsafeMutablePointer<Float>) {
     let o = UnsafeMutableRawPointer(out)
+    @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
     var d = 0
+    while d + 64 <= headDim {
+        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+        var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+        for (j, position) in positions.enumerated() {
+            let v = kv.values + kv.offset(position) + head + d
+            let wj = SIMD8<Float>(repeating: weights[j])
+            a0 = a0.addingProduct(wj, load(v)); a1 = a1.addingProduct(wj, load(v + 8))
+            a2 = a2.addingProduct(wj, load(v + 16)); a3 = a3.addingProduct(wj, load(v + 24))
+            a4 = a4.addingProduct(wj, load(v + 32)); a5 = a5.addingProduct(wj, load(v + 40))
+            a6 = a6.addingProduct(wj, load(v + 48)); a7 = a7.addingProduct(wj, load(v + 56))
+        }
+        for (i, a) in [a0, a1, a2, a3, a4, a5, a6, a7].enumerated() { (o + (d + 8 * i) * 4).storeBytes(of: a, as: SIMD8<Float>.self) }
+        d += 64
+    }
     while d < headDim {
         // Two 8-lane accumulators per pass keep the FMA chain short.
         var a = SIMD8<Float>(), b = SIMD8<Float>()
@@ -279,8 +296,8 @@ func accumulateWeighted(_ kv: KVRows, head: Int, positions: Range<Int>, weights:
         for (j, position) in positions.enumerated() {
             let v = kv.values + kv.offset(position) + head + d
             let wj = SIMD8<Float>(repeating: weights[j])
-            a = a.addingProduct(wj, UnsafeRawPointer(v).loadUnaligned(as: SIMD8<Float>.self))
-            if wide { b = b.addingProduct(wj, UnsafeRawPointer(v + 8).loadUnaligned(as: SIMD8<Float>.self)) }
+            a = a.addingProduct(wj, load(v))
+            if wide { b = b.addingProduct(wj, load(v + 8)) }
         }
         (o + d * 4).storeBytes(of: a, as: SIMD8<Float>.self)
         if wide { (o + (d + 8) * 4).storeBytes(of: b, as: SIMD8<Float>.self) }

@@ -35,6 +35,8 @@ struct Bench: ParsableCommand {
     var nGen: Int = 128
     @Option(name: [.customShort("r"), .long], help: "Repetitions of each test.")
     var repetitions: Int = 3
+    @Option(help: "Also measure N sequences decoding together (batched steps over a shared KV pool), e.g. 1,4,8.")
+    var parallel: String?
 
     static let synthesizable = SyntheticShape.presets.map(\.name).joined(separator: ", ")
     static let probeBytes = 1 << 30
@@ -42,6 +44,12 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if nPrompt < 0 || nGen < 0 { throw ValidationError("-p and -n must not be negative") }
         if repetitions < 1 { throw ValidationError("-r must be at least 1") }
+        if let parallel {
+            guard let streams = Self.streamCounts(parallel) else {
+                throw ValidationError("--parallel takes stream counts like 1,4,8 (each 1…256)")
+            }
+            if nGen < 1 || streams.isEmpty { throw ValidationError("--parallel needs -n of at least 1") }
+        }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         switch (model, synthetic) {
         case (nil, nil): throw ValidationError("give a model (-m PATH) or a synthetic shape (--synthetic NAME)")
@@ -59,6 +67,12 @@ struct Bench: ParsableCommand {
                 guard loopWindow >= 1 else { throw ValidationError("--loop-window must be at least 1") }
             }
         }
+    }
+
+    static func streamCounts(_ text: String) -> [Int]? {
+        let counts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0 != nil && (1...256).contains($0!) }) else { return nil }
+        return counts.compactMap { $0 }
     }
 
     static func weightKind(_ name: String) throws -> WeightKind {
@@ -84,6 +98,9 @@ struct Bench: ParsableCommand {
             let loaded = try model.map { try (model: LoadedModel.loadModel(path: $0, threads: threads, activations: activations), name: URL(fileURLWithPath: $0).lastPathComponent, size: modelBytes($0)) }
                 ?? buildSynthetic(pool: pool)
             try measure(loaded.model, name: loaded.name, size: loaded.size)
+            if let parallel, let streams = Self.streamCounts(parallel) {
+                try measureParallel(loaded.model, name: loaded.name, streams: streams)
+            }
         }
     }
 
