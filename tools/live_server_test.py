@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import openai
@@ -32,9 +33,9 @@ def check(name, condition, detail=""):
         failures.append(name)
 
 
-def start_server(binary, model, threads):
+def start_server(binary, model, threads, extra=()):
     proc = subprocess.Popen([binary, "serve", "-m", model, "--port", "0", "--api-key", KEY, "--threads", str(threads),
-                             "--served-model-name", "smollm2", "--max-model-len", "2048"],
+                             "--served-model-name", "smollm2", "--max-model-len", "2048", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     port = None
     lines = []
@@ -242,14 +243,24 @@ def main():
             report_path = os.path.join(scratch, "loadtest.json")
             run = subprocess.run([sys.executable, loadtest, "--url", base, "--api-key", KEY, "--concurrency", "4",
                                   "--duration", "8", "--max-tokens", "16", "--cancel-fraction", "0.25", "--ignore-eos",
-                                  "--json", report_path], capture_output=True, text=True, timeout=300)
+                                  "--expect-kv-drain", "--json", report_path], capture_output=True, text=True, timeout=300)
             summary = None
             if os.path.exists(report_path):
                 with open(report_path) as f:
                     summary = json.load(f)["summary"]
-        check("load test: 4 clients, 8 s, 25% cancelled (tools/loadtest.py)",
+        check("load test: 4 clients, 8 s, 25% cancelled, KV blocks back to 0 (tools/loadtest.py)",
               run.returncode == 0 and summary is not None and summary["failed"] == 0 and summary["rejected"] == 0
               and summary["ok"] > 0, (run.returncode, run.stdout[-2000:], run.stderr[-1000:]))
+
+        # Prefix cache: the same long system prompt twice; the second request reuses its blocks.
+        system = "You are a careful Python reviewer. " + " ".join(f"Rule {i}: keep functions short and named clearly." for i in range(40))
+        shared = [{"role": "system", "content": system}, {"role": "user", "content": "Review: def f(x): return x*2"}]
+        first = client.chat.completions.create(model="smollm2", messages=shared, max_tokens=4, temperature=0)
+        second = client.chat.completions.create(model="smollm2", messages=shared[:1] + [{"role": "user", "content": "Review: def g(): pass"}],
+                                                max_tokens=4, temperature=0)
+        cached = second.usage.prompt_tokens_details.cached_tokens if second.usage.prompt_tokens_details else None
+        check("prefix cache: usage.prompt_tokens_details.cached_tokens", first.usage.prompt_tokens > 300 and cached is not None
+              and cached >= 256 and cached % 16 == 0 and cached < second.usage.prompt_tokens, (first.usage, second.usage))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -258,10 +269,56 @@ def main():
             proc.kill()
             code = None
         check("SIGTERM stops the server gracefully", code == 0, code)
+    check_queue_limit(args)
     if failures:
         print(f"{len(failures)} live check(s) failed: {failures}")
         sys.exit(1)
     print("all live checks passed")
+
+
+def check_queue_limit(args):
+    """One slot and one waiting place: of four overlapping requests, the ones past the queue get
+    503 with Retry-After at once; the others complete, and the server serves afterwards."""
+    proc, port, log = start_server(args.binary, args.model, args.threads, ["--max-num-seqs", "1", "--max-queue", "1"])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base)
+        results = [None] * 4
+
+        def send(i):
+            body = json.dumps({"messages": [{"role": "user", "content": "Count to one hundred."}], "max_tokens": 200,
+                               "ignore_eos": True, "temperature": 0}).encode()
+            request = urllib.request.Request(f"{base}/v1/chat/completions", data=body, method="POST",
+                                             headers={"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
+            try:
+                with urllib.request.urlopen(request, timeout=120) as r:
+                    results[i] = (r.status, None, json.loads(r.read()))
+            except urllib.error.HTTPError as e:
+                results[i] = (e.code, e.headers.get("Retry-After"), json.loads(e.read() or b"{}"))
+
+        threads = []
+        for i in range(4):
+            t = threading.Thread(target=send, args=(i,))
+            t.start()
+            threads.append(t)
+            time.sleep(0.4)
+        for t in threads:
+            t.join(timeout=180)
+        statuses = [r[0] if r else None for r in results]
+        rejected = [r for r in results if r and r[0] == 503]
+        check("queue full: 503 with Retry-After, the admitted requests complete",
+              statuses.count(200) >= 2 and len(rejected) >= 1
+              and all(r[1] is not None and r[2].get("error", {}).get("type") == "service_unavailable" for r in rejected),
+              results)
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0, timeout=120)
+        after = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}], max_tokens=4)
+        check("serving after the queue emptied", after.choices[0].finish_reason in ("stop", "length"), after)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":

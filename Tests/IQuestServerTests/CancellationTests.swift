@@ -88,5 +88,28 @@ final class CancellationTests: XCTestCase {
         XCTAssertEqual(backend.cancelledCount, 1)
         XCTAssertNotNil(finish)
         XCTAssertEqual(backend.queueDepth.waiting, 0)
+
+        // A second choice of the same prompt (how routes run n > 1) reuses the first's full
+        // blocks, and every block is back in the pool once both are done.
+        let longPrompt = try backend.tokenize(String(repeating: "def add(a, b):\n    return a + b\n", count: 4), addSpecialTokens: true)
+        XCTAssertGreaterThan(longPrompt.count, 32)
+        var cached: [Int] = []
+        var outputs: [[Int]] = []
+        for _ in 0..<2 {
+            var ids: [Int] = []
+            for try await event in backend.generate(GenerationRequest(promptIds: longPrompt, sampling: .greedy, maxTokens: 6)) {
+                if case .token(let t) = event { ids.append(t.id) }
+                if case .finished(let stats) = event { cached.append(stats.cachedPromptTokens) }
+            }
+            outputs.append(ids)
+        }
+        XCTAssertEqual(cached.first, 0)
+        XCTAssertEqual(cached.last, (longPrompt.count - 1) / 16 * 16)
+        XCTAssertEqual(outputs[0], outputs[1])
+        // The counters are published after the step that finished the request.
+        for _ in 0..<100 where backend.engineStats?.blocksUsed != 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let stats = try XCTUnwrap(backend.engineStats)
+        XCTAssertEqual(stats.blocksUsed, 0)
+        XCTAssertGreaterThan(stats.blocksCached, 0)
     }
 }
