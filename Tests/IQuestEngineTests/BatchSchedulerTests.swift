@@ -283,7 +283,7 @@ struct SchedulingTests {
     /// prefixes: accounting holds after every step and the pool drains to zero.
     @Test(arguments: [UInt64(1), 2, 3])
     func randomCancellationsNeverLeak(seed: UInt64) throws {
-        var rng = SplitMix(seed: seed)
+        var rng = Xoshiro256StarStar(seed: seed)
         let harness = SchedulerHarness(try SchedulerFixtures.tiny(), blocks: 24, blockSize: 4, maxRunning: 4, maxBatchTokens: 12)
         let shared = Array(0..<12).map { ($0 * 13 + 5) % 300 }
         var live: [Int] = []
@@ -304,17 +304,5 @@ struct SchedulingTests {
         #expect(s.holdsByBlocks == 0)
         #expect(harness.runs.values.allSatisfy { $0.failure == nil && $0.finish != nil })
         #expect(harness.runs.values.contains { $0.finish == .cancelled })
-    }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
