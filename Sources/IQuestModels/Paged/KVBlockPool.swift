@@ -63,14 +63,4 @@ public final class KVBlockPool {
         KVRows(keys: keys(layer: layer, block: 0), values: values(layer: layer, block: 0), table: table,
                blockSize: blockSize, blockStride: blockStride, kvWidth: layout.kvWidth)
     }
-
-    /// Copies the first `positions` rows of every layer of block `source` into `destination`
-    /// (copy-on-write of a shared, partly filled block).
-    public func copy(block source: Int, to destination: Int, positions: Int) {
-        let n = min(positions, blockSize) * layout.kvWidth
-        for layer in 0..<layout.layers {
-            keys(layer: layer, block: destination).update(from: keys(layer: layer, block: source), count: n)
-            values(layer: layer, block: destination).update(from: values(layer: layer, block: source), count: n)
-        }
-    }
 }
