@@ -259,6 +259,18 @@ struct SchedulingTests {
         #expect(harness.scheduler.snapshot.preemptions == preempted)
     }
 
+    /// A request that outgrows the whole pool is preempted, cannot come back, and ends with
+    /// finish reason length and the tokens it made, instead of waiting forever.
+    @Test func requestOutgrowingThePoolEndsWithLength() throws {
+        let harness = SchedulerHarness(try SchedulerFixtures.tiny(), blocks: 4, blockSize: 4)
+        let id = try harness.submit(Array(1...10), maxTokens: 20, logprobs: false)
+        harness.runUntilIdle(maxSteps: 200)
+        let run = harness.run(id)
+        #expect(run.finish == .length)
+        #expect(run.ids.count >= 6 && run.ids.count < 20, "\(run.ids.count) tokens")
+        #expect(harness.scheduler.snapshot.blocksUsed == 0)
+    }
+
     @Test func queueLimitRefusesAndRecovers() throws {
         let harness = SchedulerHarness(try SchedulerFixtures.tiny(), maxRunning: 1, maxWaiting: 2)
         for _ in 0..<2 { try harness.submit([1, 2, 3], maxTokens: 2) }

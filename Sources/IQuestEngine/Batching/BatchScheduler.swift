@@ -272,6 +272,13 @@ public final class BatchScheduler {
     private func admit() {
         while running.count < configuration.maxRunning, let sequence = waiting.first {
             let blocks = sequence.blocks
+            // Grown past what the whole pool holds (a preempted request that kept decoding
+            // alone): it can never run again, so it ends here with what it generated.
+            if blocks.count == 0, blocks.blocksNeeded(through: sequence.tokens.count) > manager.blockCount {
+                sequence.state.stopForLength()
+                finish(sequence)
+                continue
+            }
             var cached = 0
             if blocks.count == 0 { cached = blocks.adoptCachedPrefix(of: sequence.tokens) }
             let needed = blocks.blocksNeeded(through: sequence.tokens.count)

@@ -73,6 +73,9 @@ struct GenerationState {
     /// The consumer went away.
     mutating func cancel() { stats.finishReason = .cancelled }
 
+    /// Ended early for lack of room (the KV cache cannot hold the sequence any longer).
+    mutating func stopForLength() { stats.finishReason = .length }
+
     mutating func addPrefillTime(_ seconds: Double) { stats.prefillSeconds += seconds }
     mutating func addDecodeTime(_ seconds: Double) { stats.decodeSeconds += seconds }
     mutating func setCachedPromptTokens(_ n: Int) { stats.cachedPromptTokens = n }
