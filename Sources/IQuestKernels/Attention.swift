@@ -14,10 +14,12 @@ public struct AttentionShape: Sendable, Equatable {
     public var kvWidth: Int { kvHeads * headDim }
 }
 
-/// Where one layer's keys and values of one sequence live: position p is row p mod blockSize of
-/// block table[p / blockSize], each block [blockSize, kvWidth] keys at `keys + block·blockStride`
-/// (values likewise from `values`). A contiguous [positions, kvWidth] buffer is the special case
-/// of a single unbounded block.
+/// Where one layer's keys and values of one sequence live: position p is slot p mod blockSize of
+/// block table[p / blockSize]; the keys of kv head h there start at
+/// `keys + block·blockStride + h·headStride + slot·rowStride` (values likewise from `values`).
+/// Paged blocks keep each kv head's rows together ([kvHeads, blockSize, headDim]), so attention
+/// over one head streams contiguous memory; a contiguous [positions, kvHeads·headDim] buffer is
+/// the special case of a single unbounded block with rowStride kvWidth and headStride headDim.
 public struct KVRows {
     public let keys: UnsafePointer<Float>
     public let values: UnsafePointer<Float>
@@ -25,11 +27,12 @@ public struct KVRows {
     let shift: Int
     let mask: Int
     let blockStride: Int
+    let headStride: Int
     let rowStride: Int
 
     /// Paged rows; `blockSize` must be a power of two and `table` cover every position read.
     public init(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, table: UnsafePointer<Int32>,
-                blockSize: Int, blockStride: Int, kvWidth: Int) {
+                blockSize: Int, blockStride: Int, headStride: Int, rowStride: Int) {
         precondition(blockSize > 0 && blockSize & (blockSize - 1) == 0, "block size must be a power of two")
         self.keys = keys
         self.values = values
@@ -37,17 +40,19 @@ public struct KVRows {
         shift = blockSize.trailingZeroBitCount
         mask = blockSize - 1
         self.blockStride = blockStride
-        rowStride = kvWidth
+        self.headStride = headStride
+        self.rowStride = rowStride
     }
 
-    /// Rows `keys + p·kvWidth` (and values likewise) for every position p.
-    public static func contiguous(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvWidth: Int) -> KVRows {
-        KVRows(keys: keys, values: values, table: singleBlockTable, blockSize: 1 << 48, blockStride: 0, kvWidth: kvWidth)
+    /// Rows `keys + p·kvWidth` (and values likewise) for every position p, kv head h at +h·headDim.
+    public static func contiguous(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, shape: AttentionShape) -> KVRows {
+        KVRows(keys: keys, values: values, table: singleBlockTable, blockSize: 1 << 48, blockStride: 0,
+               headStride: shape.headDim, rowStride: shape.kvWidth)
     }
 
-    /// Floats from `keys` (or `values`) to the row of `position`.
-    @inline(__always) public func offset(_ position: Int) -> Int {
-        Int(table[position &>> shift]) &* blockStride &+ (position & mask) &* rowStride
+    /// Floats from `keys` (or `values`) to the headDim-long row of kv head `head` at `position`.
+    @inline(__always) public func offset(_ position: Int, head: Int) -> Int {
+        Int(table[position &>> shift]) &* blockStride &+ head &* headStride &+ (position & mask) &* rowStride
     }
 }
 
@@ -98,8 +103,7 @@ public func causalAttention(queries: UnsafePointer<Float>, keys: UnsafePointer<F
                             into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                             pool: ComputePool, keyStart: Int = 0, window: Int? = nil) {
     // Row j of the buffers is position keyStart + j.
-    let kv = KVRows.contiguous(keys: keys - keyStart * shape.kvWidth, values: values - keyStart * shape.kvWidth,
-                               kvWidth: shape.kvWidth)
+    let kv = KVRows.contiguous(keys: keys - keyStart * shape.kvWidth, values: values - keyStart * shape.kvWidth, shape: shape)
     if tokens < blockedThreshold {
         let items = (0..<tokens).map { t in
             DecodeQuery(queries: queries + t * shape.queryWidth, kv: kv, position: p0 + t, keyStart: keyStart, window: window,
@@ -153,12 +157,12 @@ public func decodeAttention(_ items: [DecodeQuery], shape: AttentionShape, scrat
             let scores = scratch + t * stride
             for index in pool.slice(t, of: list.count * shape.heads) {
                 let item = list[index / shape.heads], h = index % shape.heads
-                let head = (h / group) * hd
+                let head = h / group
                 let q = item.queries + h * hd
                 let visible = item.visible
                 let kv = item.kv
                 for (j, position) in visible.enumerated() {
-                    scores[j] = dot(q, kv.keys + kv.offset(position) + head, hd) * scale
+                    scores[j] = dot(q, kv.keys + kv.offset(position, head: head), hd) * scale
                 }
                 softmaxInPlace(scores, count: visible.count)
                 accumulateWeighted(kv, head: head, positions: visible, weights: scores, headDim: hd, into: item.out + h * hd)
@@ -199,7 +203,7 @@ public func promptAttention(queries: UnsafePointer<Float>, kv: KVRows, firstPosi
             let dst = keyPanels + kvh * hd * stride
             let vdst = valuePanels + kvh * hd * stride
             for j in firstRow..<total {
-                let offset = kv.offset(keyStart + j) + kvh * hd
+                let offset = kv.offset(keyStart + j, head: kvh)
                 let src = kv.keys + offset
                 let base = dst + (j / 16) * hd * 16 + j % 16
                 for d in 0..<hd { base[d * 16] = src[d] }
@@ -266,7 +270,7 @@ private struct KeySpan {
 }
 
 /// out[0..<headDim] = Σ_j w[j] · v_j over `positions` in order, where v_j is the value row of
-/// position j, dims head … head+headDim−1. Dims go 64 at a time (eight 8-lane accumulators,
+/// kv head `head` at position j. Dims go 64 at a time (eight 8-lane accumulators,
 /// each value row read once per pass; a decode step of a batch spends a fifth of its time here),
 /// then 16 or 8 at a time for what is left.
 @inline(__always)
@@ -279,7 +283,7 @@ func accumulateWeighted(_ kv: KVRows, head: Int, positions: Range<Int>, weights:
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
         var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
         for (j, position) in positions.enumerated() {
-            let v = kv.values + kv.offset(position) + head + d
+            let v = kv.values + kv.offset(position, head: head) + d
             let wj = SIMD8<Float>(repeating: weights[j])
             a0 = a0.addingProduct(wj, load(v)); a1 = a1.addingProduct(wj, load(v + 8))
             a2 = a2.addingProduct(wj, load(v + 16)); a3 = a3.addingProduct(wj, load(v + 24))
@@ -294,7 +298,7 @@ func accumulateWeighted(_ kv: KVRows, head: Int, positions: Range<Int>, weights:
         var a = SIMD8<Float>(), b = SIMD8<Float>()
         let wide = d + 16 <= headDim
         for (j, position) in positions.enumerated() {
-            let v = kv.values + kv.offset(position) + head + d
+            let v = kv.values + kv.offset(position, head: head) + d
             let wj = SIMD8<Float>(repeating: weights[j])
             a = a.addingProduct(wj, load(v))
             if wide { b = b.addingProduct(wj, load(v + 8)) }

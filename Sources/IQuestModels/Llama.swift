@@ -278,7 +278,7 @@ public final class LlamaModel: LanguageModel {
     public var config: LlamaConfiguration { layers.config }
     public var vocabularySize: Int { layers.config.vocabularySize }
     public var contextLength: Int { layers.config.contextLength }
-    public var kvLayout: KVLayout { KVLayout(layers: config.layers, kvWidth: config.kvHeads * config.headDim) }
+    public var kvLayout: KVLayout { KVLayout(layers: config.layers, kvWidth: config.kvHeads * config.headDim, kvHeads: config.kvHeads) }
     public var pool: ComputePool {
         get { layers.pool }
         set { layers.pool = newValue }

@@ -87,7 +87,7 @@ public final class LoopCoderModel: LanguageModel {
     }
 
     public var kvLayout: KVLayout {
-        KVLayout(layers: config.layers, kvWidth: config.kvHeads * config.headDim, localWindow: window)
+        KVLayout(layers: config.layers, kvWidth: config.kvHeads * config.headDim, kvHeads: config.kvHeads, localWindow: window)
     }
 
     public func forward(batch: [BatchEntry], kv: KVBlockPool) throws -> [Logits?] {

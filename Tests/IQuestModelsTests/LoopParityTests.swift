@@ -121,11 +121,13 @@ struct LoopCacheTests {
         _ = try model.forward(Array(prompt.ids[0..<10]), cache: cache, logits: .last)
         if let position {
             for layer in 0..<(model as! LoopCoderModel).config.layers {
-                let k = try #require(cache.localKeys(layer: layer, position: position))
-                let v = try #require(cache.localValues(layer: layer, position: position))
-                for i in 0..<cache.layout.kvWidth {
-                    k[i] += 0.5
-                    v[i] -= 0.5
+                for head in 0..<cache.layout.kvHeads {
+                    let k = try #require(cache.localKeys(layer: layer, position: position, head: head))
+                    let v = try #require(cache.localValues(layer: layer, position: position, head: head))
+                    for i in 0..<cache.layout.headDim {
+                        k[i] += 0.5
+                        v[i] -= 0.5
+                    }
                 }
             }
         }

@@ -7,23 +7,29 @@ public struct KVLayout: Sendable, Equatable {
     public let layers: Int
     /// kvHeads · headDim.
     public let kvWidth: Int
+    /// Key/value heads (kvWidth is a multiple of it).
+    public let kvHeads: Int
     /// Keys each query of the windowed pass sees; nil for models without one.
     public let localWindow: Int?
 
-    public init(layers: Int, kvWidth: Int, localWindow: Int? = nil) {
+    public init(layers: Int, kvWidth: Int, kvHeads: Int = 1, localWindow: Int? = nil) {
         self.layers = layers
         self.kvWidth = kvWidth
+        self.kvHeads = max(1, kvHeads)
         self.localWindow = localWindow
     }
+
+    public var headDim: Int { kvWidth / kvHeads }
 
     /// Bytes of one block of `blockSize` positions.
     public func bytesPerBlock(blockSize: Int) -> Int { layers * 2 * blockSize * kvWidth * MemoryLayout<Float>.size }
 }
 
 /// A fixed number of KV blocks shared by many sequences. Block b of layer l holds keys then
-/// values of `blockSize` positions: storage [layers, blocks, 2, blockSize, kvWidth], so one
-/// layer's blocks sit together and a block's keys are `blockStride` floats after the previous
-/// block's. Which block belongs to whom is the caller's business (block tables); this type only
+/// values of `blockSize` positions, each kv head's rows together: storage
+/// [layers, blocks, 2, kvHeads, blockSize, headDim], so one layer's blocks sit together, a
+/// block's keys are `blockStride` floats after the previous block's, and attention over one kv
+/// head reads contiguous runs of blockSize·headDim floats. Which block belongs to whom is the caller's business (block tables); this type only
 /// owns the memory. Pages are touched as blocks are first written, so an oversized pool costs
 /// address space, not RSS.
 public final class KVBlockPool {
@@ -48,12 +54,12 @@ public final class KVBlockPool {
 
     deinit { storage.deallocate() }
 
-    /// Keys of `block` in `layer`: [blockSize, kvWidth].
+    /// Keys of `block` in `layer`: [kvHeads, blockSize, headDim].
     @inline(__always) public func keys(layer: Int, block: Int) -> UnsafeMutablePointer<Float> {
         storage + (layer * blockCount + block) * blockStride
     }
 
-    /// Values of `block` in `layer`: [blockSize, kvWidth].
+    /// Values of `block` in `layer`: [kvHeads, blockSize, headDim].
     @inline(__always) public func values(layer: Int, block: Int) -> UnsafeMutablePointer<Float> {
         keys(layer: layer, block: block) + blockSize * layout.kvWidth
     }
@@ -61,6 +67,11 @@ public final class KVBlockPool {
     /// One layer's rows of a sequence whose block table is `table`.
     @inline(__always) public func rows(layer: Int, table: UnsafePointer<Int32>) -> KVRows {
         KVRows(keys: keys(layer: layer, block: 0), values: values(layer: layer, block: 0), table: table,
-               blockSize: blockSize, blockStride: blockStride, kvWidth: layout.kvWidth)
+               blockSize: blockSize, blockStride: blockStride, headStride: blockSize * layout.headDim, rowStride: layout.headDim)
+    }
+
+    /// Floats from a block's keys (or values) to the row of kv head `head` in `slot`.
+    @inline(__always) public func rowOffset(head: Int, slot: Int) -> Int {
+        (head * blockSize + slot) * layout.headDim
     }
 }

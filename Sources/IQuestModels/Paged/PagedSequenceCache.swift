@@ -61,16 +61,17 @@ public final class PagedSequenceCache: SequenceCache {
         }
     }
 
-    /// Pass-2 keys of `layer` at `position` (nil when its block was given back).
-    public func localKeys(layer: Int, position: Int) -> UnsafeMutablePointer<Float>? {
+    /// Pass-2 keys of kv head `head` of `layer` at `position` ([headDim]; nil when its block was
+    /// given back).
+    public func localKeys(layer: Int, position: Int, head: Int) -> UnsafeMutablePointer<Float>? {
         guard position / blockSize < localBlocks.count else { return nil }
         let block = localBlocks[position / blockSize]
         guard block >= 0 else { return nil }
-        return pool.keys(layer: layer, block: Int(block)) + (position % blockSize) * layout.kvWidth
+        return pool.keys(layer: layer, block: Int(block)) + pool.rowOffset(head: head, slot: position % blockSize)
     }
 
-    public func localValues(layer: Int, position: Int) -> UnsafeMutablePointer<Float>? {
-        localKeys(layer: layer, position: position).map { $0 + blockSize * layout.kvWidth }
+    public func localValues(layer: Int, position: Int, head: Int) -> UnsafeMutablePointer<Float>? {
+        localKeys(layer: layer, position: position, head: head).map { $0 + blockSize * layout.kvWidth }
     }
 
     /// Forgets everything after the first `length` tokens. A windowed model can only go back as

@@ -105,17 +105,22 @@ final class StepPlan {
         UnsafePointer(tables + (local ? localOffset[index] : globalOffset[index]))
     }
 
-    /// Writes rows of keys/values [totalRows, kvWidth] into each row's block in `layer`.
+    /// Writes rows of keys/values [totalRows, kvHeads·headDim] into each row's block in `layer`
+    /// (each kv head's part to that head's rows of the block).
     func store(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, layer: Int, kv: KVBlockPool, local: Bool) {
-        let w = kv.layout.kvWidth, b = kv.blockSize
+        let w = kv.layout.kvWidth, hd = kv.layout.headDim, b = kv.blockSize
         for index in order {
             let table = self.table(index, local: local)
             let entry = entries[index]
             for i in 0..<entry.tokens.count {
                 let row = firstRow[index] + i, p = entry.position + i
-                let block = Int(table[p / b]), slot = (p % b) * w
-                (kv.keys(layer: layer, block: block) + slot).update(from: keys + row * w, count: w)
-                (kv.values(layer: layer, block: block) + slot).update(from: values + row * w, count: w)
+                let block = Int(table[p / b])
+                let k = kv.keys(layer: layer, block: block), v = kv.values(layer: layer, block: block)
+                for head in 0..<kv.layout.kvHeads {
+                    let at = kv.rowOffset(head: head, slot: p % b)
+                    (k + at).update(from: keys + row * w + head * hd, count: hd)
+                    (v + at).update(from: values + row * w + head * hd, count: hd)
+                }
             }
         }
     }
