@@ -151,7 +151,9 @@ public func decodeAttention(_ items: [DecodeQuery], shape: AttentionShape, scrat
     let hd = shape.headDim
     let group = shape.heads / shape.kvHeads
     let scale = 1 / Float(hd).squareRoot()
-    let stride = paddedPositions(items.map { $0.visible.count }.max() ?? 0)
+    var longest = 0
+    for item in items { longest = max(longest, item.visible.count) }
+    let stride = paddedPositions(longest)
     items.withUnsafeBufferPointer { list in
         pool.run { t in
             let scores = scratch + t * stride

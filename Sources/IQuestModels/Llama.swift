@@ -239,6 +239,11 @@ final class LlamaLayers {
                        pool: pool, quantized: quantized, path: path)
             }
         }
+        // One entry asking for logits (every single-sequence step): hand over the buffer as is.
+        if let owner = owners.first, owners.last == owner {
+            result[owner] = Logits(rows: rows.count, vocabularySize: c.vocabularySize, values: out)
+            return result
+        }
         var start = 0
         while start < rows.count {
             let owner = owners[start]

@@ -47,8 +47,9 @@ public final class BlockManager {
     public var usedBlocks: Int { blockCount - free.count - cachedBlocks }
     /// Blocks never used or let go unregistered.
     public var freeBlocks: Int { free.count }
-    /// Holder counts summed over all blocks.
-    public var totalHolds: Int { holders.reduce(0) { $0 + Int($1) } }
+    /// Holder counts summed over all blocks (kept as blocks are taken and let go, since the
+    /// engine publishes it after every step).
+    public private(set) var totalHolds = 0
     /// Blocks an allocation can get (free ones and cached ones it may evict).
     public var availableBlocks: Int { free.count + cachedBlocks }
 
@@ -66,6 +67,7 @@ public final class BlockManager {
         }
         guard let block else { return nil }
         holders[Int(block)] = 1
+        totalHolds += 1
         return block
     }
 
@@ -73,6 +75,7 @@ public final class BlockManager {
     public func retain(_ block: Int32) {
         if holders[Int(block)] == 0 { unlinkCached(block) }
         holders[Int(block)] += 1
+        totalHolds += 1
     }
 
     /// One holder fewer; the last one leaves it cached if registered, else free.
@@ -80,6 +83,7 @@ public final class BlockManager {
         let b = Int(block)
         precondition(holders[b] > 0, "block \(block) released more often than held")
         holders[b] -= 1
+        totalHolds -= 1
         guard holders[b] == 0 else { return }
         if entries[b] != nil {
             linkCached(block)

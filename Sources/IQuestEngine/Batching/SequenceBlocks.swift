@@ -44,7 +44,7 @@ final class SequenceBlocks {
             // Shorten until the windowed pass's blocks for the last W−1 positions are cached.
             while n > 0 {
                 local.removeAll()
-                let first = max(0, n * b - window + 1) / b
+                let first = KVLayout.windowStart(query: n * b, window: window) / b
                 for i in first..<n {
                     let parentKey = i == 0 ? 0 : found[i - 1].key
                     guard let hit = manager.lookup(kind: .local, parent: parentKey, tokens: tokens[(i * b)..<((i + 1) * b)]) else { break }
@@ -77,7 +77,7 @@ final class SequenceBlocks {
         let b = blockSize
         var needed = max(0, (end + b - 1) / b - blocks.count)
         if let window, end > count {
-            let first = max(0, count - window + 1) / b
+            let first = KVLayout.windowStart(query: count, window: window) / b
             for i in first...((end - 1) / b) where i >= localBlocks.count || localBlocks[i] < 0 { needed += 1 }
         }
         return needed
@@ -92,7 +92,7 @@ final class SequenceBlocks {
             blocks.append(block)
         }
         if let window, end > count {
-            let first = max(0, count - window + 1) / b
+            let first = KVLayout.windowStart(query: count, window: window) / b
             let last = (end - 1) / b
             if localBlocks.count <= last { localBlocks += Array(repeating: -1, count: last + 1 - localBlocks.count) }
             for i in first...last where localBlocks[i] < 0 {
@@ -120,7 +120,7 @@ final class SequenceBlocks {
             }
         }
         if let window {
-            let keepFrom = max(0, count - window + 1) / b
+            let keepFrom = KVLayout.windowStart(query: count, window: window) / b
             for i in 0..<min(keepFrom, localBlocks.count) where localBlocks[i] >= 0 {
                 manager.release(localBlocks[i])
                 localBlocks[i] = -1

@@ -21,6 +21,11 @@ public struct KVLayout: Sendable, Equatable {
 
     public var headDim: Int { kvWidth / kvHeads }
 
+    /// First position a windowed-pass query at `position` reads: the one rule behind which local
+    /// blocks a sequence must hold before a step and may give back after it.
+    @inline(__always)
+    public static func windowStart(query position: Int, window: Int) -> Int { max(0, position - window + 1) }
+
     /// Bytes of one block of `blockSize` positions.
     public func bytesPerBlock(blockSize: Int) -> Int { layers * 2 * blockSize * kvWidth * MemoryLayout<Float>.size }
 }

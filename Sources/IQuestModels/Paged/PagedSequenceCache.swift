@@ -35,7 +35,7 @@ public final class PagedSequenceCache: SequenceCache {
             throw ModelError("the sequence would hold \(count + tokens.count) tokens but its cache holds \(capacity)")
         }
         if let window = layout.localWindow, !tokens.isEmpty {
-            let first = max(0, count - window + 1) / blockSize
+            let first = KVLayout.windowStart(query: count, window: window) / blockSize
             let last = (count + tokens.count - 1) / blockSize
             for index in first...last where localBlocks[index] < 0 {
                 guard let block = freeLocal.popLast() else { throw ModelError("no free local block (internal error)") }
@@ -54,7 +54,7 @@ public final class PagedSequenceCache: SequenceCache {
     /// Local blocks every position of which is older than the window of a query at `position`.
     private func releaseLocal(before position: Int) {
         guard let window = layout.localWindow else { return }
-        let keepFrom = max(0, position - window + 1) / blockSize
+        let keepFrom = KVLayout.windowStart(query: position, window: window) / blockSize
         for index in 0..<min(keepFrom, localBlocks.count) where localBlocks[index] >= 0 {
             freeLocal.append(localBlocks[index])
             localBlocks[index] = -1
@@ -79,7 +79,7 @@ public final class PagedSequenceCache: SequenceCache {
     public func truncate(to length: Int) {
         let target = max(0, min(count, length))
         if let window = layout.localWindow, target > 0 {
-            let needed = max(0, target - window + 1)..<target
+            let needed = KVLayout.windowStart(query: target, window: window)..<target
             if !needed.allSatisfy({ localBlocks[$0 / blockSize] >= 0 }) {
                 count = 0
                 releaseLocal(before: Int.max / 2)

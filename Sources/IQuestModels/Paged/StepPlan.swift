@@ -48,7 +48,7 @@ final class StepPlan {
                 throw ModelError("block \(block) is outside the pool (0..<\(kv.blockCount))")
             }
             if let window = layout.localWindow {
-                let needed = (max(0, entry.position - window + 1) / b)...((end - 1) / b)
+                let needed = (KVLayout.windowStart(query: entry.position, window: window) / b)...((end - 1) / b)
                 guard entry.localBlocks.count > needed.upperBound,
                       needed.allSatisfy({ entry.localBlocks[$0] >= 0 && Int(entry.localBlocks[$0]) < kv.blockCount }) else {
                     throw ModelError("the local block table does not cover positions \(needed.lowerBound * b)..<\(end)")
@@ -144,7 +144,7 @@ final class StepPlan {
                 }
             } else {
                 // The windowed pass starts at the first query's window: older local blocks may be gone.
-                let keyStart = window.map { max(0, entry.position - $0 + 1) } ?? 0
+                let keyStart = window.map { KVLayout.windowStart(query: entry.position, window: $0) } ?? 0
                 promptAttention(queries: queries + row0 * shape.queryWidth, kv: rows, firstPosition: entry.position,
                                 tokens: entry.tokens.count, shape: shape, into: out + row0 * shape.queryWidth,
                                 scratch: scratch, pool: pool, keyStart: keyStart, window: window)
