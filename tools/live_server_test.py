@@ -270,6 +270,7 @@ def main():
             code = None
         check("SIGTERM stops the server gracefully", code == 0, code)
     check_queue_limit(args)
+    check_context_refusal(args)
     if failures:
         print(f"{len(failures)} live check(s) failed: {failures}")
         sys.exit(1)
@@ -319,6 +320,16 @@ def check_queue_limit(args):
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def check_context_refusal(args):
+    """A context the KV cache cannot hold is refused at start, with the numbers, and the process
+    exits non-zero instead of serving (8192 tokens as f16 need 180 MiB on SmolLM2; 1 MiB is given)."""
+    proc = subprocess.run([args.binary, "serve", "-m", args.model, "--port", "0", "--threads", str(args.threads),
+                           "--max-model-len", "8192", "--kv-cache-memory", "1MiB"],
+                          capture_output=True, text=True, timeout=120)
+    check("a context that cannot fit is refused at start", proc.returncode != 0
+          and "a context of 8192 tokens needs" in proc.stderr and "holds" in proc.stderr, proc.stderr[-600:])
 
 
 if __name__ == "__main__":

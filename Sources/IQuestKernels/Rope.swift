@@ -8,27 +8,30 @@ public enum RopeLayout: Sendable, Equatable {
     case rotateHalf
 }
 
-/// Rotary position embedding for heads of `headDim` elements. Frequencies follow the Llama
-/// reference in fp32: inv_freq[i] = 1 / θ^(2i/d), angle = position · inv_freq[i].
+/// Rotary position embedding for heads of `headDim` elements: inv_freq[i] = θ^(−2i/d),
+/// angle = position · inv_freq[i]. Angles, cos and sin are computed in double precision and
+/// rounded once: in f32 the product p·inv_freq keeps only ~7 significant digits, so at p ≈ 10⁵
+/// the angle of the fastest pair would be off by up to ~4e-3 rad (checked against a float64
+/// reference in RopeAttentionTests up to position 131071).
 public struct RotaryEmbedding: Sendable {
     public let headDim: Int
     public let layout: RopeLayout
-    private let inverseFrequencies: [Float]
+    private let inverseFrequencies: [Double]
 
     public init(headDim: Int, theta: Float, layout: RopeLayout) {
         self.headDim = headDim
         self.layout = layout
-        let d = Float(headDim)
-        inverseFrequencies = (0..<(headDim / 2)).map { i in 1 / powf(theta, Float(2 * i) / d) }
+        let d = Double(headDim)
+        inverseFrequencies = (0..<(headDim / 2)).map { i in Foundation.pow(Double(theta), -Double(2 * i) / d) }
     }
 
     /// Fills cos/sin tables [headDim/2] for one absolute position.
     public func angles(position: Int, cos c: UnsafeMutablePointer<Float>, sin s: UnsafeMutablePointer<Float>) {
-        let p = Float(position)
+        let p = Double(position)
         for i in 0..<(headDim / 2) {
             let a = p * inverseFrequencies[i]
-            c[i] = Foundation.cos(a)
-            s[i] = Foundation.sin(a)
+            c[i] = Float(Foundation.cos(a))
+            s[i] = Float(Foundation.sin(a))
         }
     }
 

@@ -37,6 +37,14 @@ public struct ForwardCost: Sendable, Equatable {
     /// Weight bytes one single-token step reads: every layer matrix once per pass, the output
     /// matrix once, one embedding row. (The KV cache and norm vectors are not counted.)
     public var decodeWeightBytes: Int { layerBytes * passes + outputBytes + embeddingRowBytes }
+
+    /// Key/value bytes one single-token step at `position` reads, with `bytesPerToken` per
+    /// cached position (all layers, keys and values as stored): every earlier position once per
+    /// pass (Loop pass 2 attends over pass 1's keys again), plus the window of pass 2's own.
+    public func decodeKVBytes(position: Int, bytesPerToken: Int) -> Int {
+        let visible = position + 1
+        return bytesPerToken * (visible * passes + (window.map { min($0, visible) } ?? 0))
+    }
 }
 
 /// Models that can say what their forward pass costs.

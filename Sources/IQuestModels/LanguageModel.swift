@@ -57,12 +57,20 @@ public protocol LanguageModel: AnyObject {
 
     /// How decode products treat activations against quantized weights (chosen at load).
     var activationPrecision: ActivationPrecision { get }
+
+    /// Added to every position before its rotary angles are taken; 0 in normal use. A test hook
+    /// for numerics at positions past 100,000 without a cache that long (keys, values and the
+    /// causal mask keep their own positions).
+    var rotaryPositionOffset: Int { get set }
 }
 
 extension LanguageModel {
-    /// A cache for one sequence of at most `capacity` tokens, in a pool of its own.
-    public func makeCache(capacity: Int) -> any SequenceCache {
-        PagedSequenceCache(layout: kvLayout, capacity: capacity)
+    /// A cache for one sequence of at most `capacity` tokens, in a pool of its own, storing keys
+    /// and values as `types` (exact f32 unless asked; the engine's commands default to
+    /// `KVCacheTypes.standard`). Throws when the types cannot hold this model's heads.
+    public func makeCache(capacity: Int, types: KVCacheTypes = .f32) throws -> any SequenceCache {
+        if let reason = types.refusal(headDim: kvLayout.headDim) { throw ModelError(reason) }
+        return PagedSequenceCache(layout: kvLayout, capacity: capacity, types: types)
     }
 
     /// Appends `tokens` to the sequence held by `cache` (made by `makeCache`) and returns logits

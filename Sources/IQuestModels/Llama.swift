@@ -103,8 +103,8 @@ final class LlamaWorkspace {
     var gate = UnsafeMutablePointer<Float>.allocate(capacity: 1)    // [T, intermediate]
     var up = UnsafeMutablePointer<Float>.allocate(capacity: 1)      // [T, intermediate]
     var scores = UnsafeMutablePointer<Float>.allocate(capacity: 1)  // attention scratch
-    var cos = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [headDim/2]
-    var sin = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [headDim/2]
+    var cos = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [T, headDim/2] rotary tables per row
+    var sin = UnsafeMutablePointer<Float>.allocate(capacity: 1)     // [T, headDim/2]
     let plan = StepPlan()
 
     func reserve(tokens t: Int, config c: LlamaConfiguration) {
@@ -119,8 +119,8 @@ final class LlamaWorkspace {
         attn = .allocate(capacity: t * c.heads * c.headDim)
         gate = .allocate(capacity: t * c.intermediateSize)
         up = .allocate(capacity: t * c.intermediateSize)
-        cos = .allocate(capacity: c.headDim / 2)
-        sin = .allocate(capacity: c.headDim / 2)
+        cos = .allocate(capacity: t * c.headDim / 2)
+        sin = .allocate(capacity: t * c.headDim / 2)
         tokens = t
     }
 
@@ -147,6 +147,10 @@ final class LlamaLayers {
     let workspace = LlamaWorkspace()
     var pool: ComputePool
     let activationPrecision: ActivationPrecision
+    /// Added to every position before its rotary angles are taken (0 in normal use). Tests set it
+    /// to reach positions past 100,000 without filling a cache that long: the cache keeps its
+    /// own positions, only the rotations see the offset.
+    var rotaryPositionOffset = 0
     /// Scratch for the integer decode products; nil on the exact path.
     private let quantized: QuantizedActivations?
 
@@ -168,6 +172,11 @@ final class LlamaLayers {
         workspace.reserveScores(plan.scratchFloats)
         let e = weights.embedding, n = config.hiddenSize
         for (i, id) in plan.tokens.enumerated() { dequantizeRow(e.kind, e.row(id), into: workspace.x + i * n, count: n) }
+        // Rotary tables once per step (every layer uses them).
+        let half = config.headDim / 2
+        for (i, position) in plan.positions.enumerated() {
+            rope.angles(position: position + rotaryPositionOffset, cos: workspace.cos + i * half, sin: workspace.sin + i * half)
+        }
     }
 
     /// h = RMSNorm(x); q = h·Wqᵀ → workspace.q, k → workspace.k, v → workspace.v; RoPE on q and
@@ -181,10 +190,10 @@ final class LlamaLayers {
             linear(x, rows: rows, DecodeProduct(w.wq, into: ws.q + first * qWidth), DecodeProduct(w.wk, into: ws.k + first * kvWidth),
                    DecodeProduct(w.wv, into: ws.v + first * kvWidth), pool: pool, quantized: quantized, path: path)
         }
-        for (i, position) in plan.positions.enumerated() {
-            rope.angles(position: position, cos: ws.cos, sin: ws.sin)
-            rope.apply(ws.q + i * qWidth, heads: c.heads, cos: ws.cos, sin: ws.sin)
-            rope.apply(ws.k + i * kvWidth, heads: c.kvHeads, cos: ws.cos, sin: ws.sin)
+        let half = c.headDim / 2
+        for i in 0..<t {
+            rope.apply(ws.q + i * qWidth, heads: c.heads, cos: ws.cos + i * half, sin: ws.sin + i * half)
+            rope.apply(ws.k + i * kvWidth, heads: c.kvHeads, cos: ws.cos + i * half, sin: ws.sin + i * half)
         }
     }
 
@@ -289,6 +298,10 @@ public final class LlamaModel: LanguageModel {
         set { layers.pool = newValue }
     }
     public var activationPrecision: ActivationPrecision { layers.activationPrecision }
+    public var rotaryPositionOffset: Int {
+        get { layers.rotaryPositionOffset }
+        set { layers.rotaryPositionOffset = newValue }
+    }
 
     public convenience init(gguf: GGUFFile, architecture: String, pool: ComputePool,
                             activations: ActivationPrecision = .standard) throws {

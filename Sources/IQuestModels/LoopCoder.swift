@@ -37,6 +37,10 @@ public final class LoopCoderModel: LanguageModel {
         set { layers.pool = newValue }
     }
     public var activationPrecision: ActivationPrecision { layers.activationPrecision }
+    public var rotaryPositionOffset: Int {
+        get { layers.rotaryPositionOffset }
+        set { layers.rotaryPositionOffset = newValue }
+    }
 
     /// From a Hugging Face checkpoint directory. `loop_num` must be 2, `loop_window_size`
     /// positive, and every layer's gate weight and bias present.

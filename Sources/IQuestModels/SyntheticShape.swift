@@ -144,12 +144,15 @@ public struct SyntheticRunPlan: Sendable, Equatable {
     public var chunkTokens: Int
     public var threads: Int
     public var probeBytes: Int
+    /// How the cache stores keys and values.
+    public var kvTypes: KVCacheTypes
 
-    public init(cacheTokens: Int, chunkTokens: Int, threads: Int, probeBytes: Int) {
+    public init(cacheTokens: Int, chunkTokens: Int, threads: Int, probeBytes: Int, kvTypes: KVCacheTypes = .f32) {
         self.cacheTokens = cacheTokens
         self.chunkTokens = chunkTokens
         self.threads = threads
         self.probeBytes = probeBytes
+        self.kvTypes = kvTypes
     }
 }
 
@@ -157,7 +160,8 @@ extension SyntheticShape {
     public func memoryEstimate(_ kind: WeightKind, plan: SyntheticRunPlan) -> SyntheticMemoryEstimate {
         let kv = kvHeads * headDim, q = heads * headDim, t = max(1, plan.chunkTokens), n = plan.cacheTokens
         // Pass 1 (and dense): every position; Loop pass 2: the ring slots written (≤ window).
-        let cachePerLayer = 2 * n * kv * 4 + (loopWindow.map { 2 * min($0, n) * kv * 4 } ?? 0)
+        let perPosition = kvHeads * plan.kvTypes.bytesPerHeadPosition(headDim: headDim)
+        let cachePerLayer = n * perPosition + (loopWindow.map { min($0 + t + 32, n) * perPosition } ?? 0)
         var buffers = t * (2 * hiddenSize + 2 * q + 2 * intermediateSize) * 4       // x, h, q, attn, gate, up
         let attention = AttentionShape(heads: heads, kvHeads: kvHeads, headDim: headDim)
         buffers += attentionScratchCount(firstPosition: 0, tokens: t, shape: attention, threads: plan.threads) * 4

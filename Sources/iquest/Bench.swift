@@ -6,9 +6,10 @@ import IQuestModels
 
 /// Prompt-processing and generation speed, printed like llama.cpp's llama-bench so figures can
 /// be compared side by side: `pp N` = one forward over N prompt tokens, `tg N` = N single-token
-/// decode steps after an empty context. Each test runs `--repetitions` times; the table shows
+/// decode steps, each after `--depth` tokens of context (default 0; `pp512 @ d4096` as
+/// llama-bench -d prints it). Each test runs `--repetitions` times; the table shows
 /// mean ± standard deviation and the median, then what the median achieves: GFLOP/s for pp
-/// (ForwardCost.flops), weight GB/s for tg and its share of the memory bandwidth measured by a
+/// (ForwardCost.flops), GB/s for tg (weights + keys/values read) and its share of the memory bandwidth measured by a
 /// read probe in the same run on the same threads.
 /// `--synthetic` builds an IQuest-shaped model with random weights in memory instead of loading
 /// a file, after checking it fits in MemAvailable.
@@ -35,6 +36,11 @@ struct Bench: ParsableCommand {
     var nGen: Int = 128
     @Option(name: [.customShort("r"), .long], help: "Repetitions of each test.")
     var repetitions: Int = 3
+    @Option(name: [.customShort("d"), .long], help: "Context depths to measure at, e.g. 0,4096 (like llama-bench -d): pp and tg run after that many tokens.")
+    var depth: String = "0"
+    @Flag(help: "Fill the depth with random keys/values instead of a real (untimed) prefill; always so with --synthetic.")
+    var syntheticFill = false
+    @OptionGroup var kvCache: KVCacheOptions
     @Option(help: "Also measure N sequences decoding together (batched steps over a shared KV pool), e.g. 1,4,8.")
     var parallel: String?
 
@@ -51,6 +57,7 @@ struct Bench: ParsableCommand {
             if nGen < 1 || streams.isEmpty { throw ValidationError("--parallel needs -n of at least 1") }
         }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if Self.depths(depth) == nil { throw ValidationError("--depth takes token counts like 0,4096 (each 0 or more)") }
         switch (model, synthetic) {
         case (nil, nil): throw ValidationError("give a model (-m PATH) or a synthetic shape (--synthetic NAME)")
         case (.some, .some): throw ValidationError("-m and --synthetic exclude each other")
@@ -75,6 +82,12 @@ struct Bench: ParsableCommand {
         return counts.compactMap { $0 }
     }
 
+    static func depths(_ text: String) -> [Int]? {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? -1) >= 0 }) else { return nil }
+        return values.compactMap { $0 }
+    }
+
     static func weightKind(_ name: String) throws -> WeightKind {
         switch name.lowercased() {
         case "q4_0": return .q4_0
@@ -97,7 +110,7 @@ struct Bench: ParsableCommand {
             let pool = ComputePool(threads: threads)
             let loaded = try model.map { try (model: LoadedModel.loadModel(path: $0, threads: threads, activations: activations), name: URL(fileURLWithPath: $0).lastPathComponent, size: modelBytes($0)) }
                 ?? buildSynthetic(pool: pool)
-            try measure(loaded.model, name: loaded.name, size: loaded.size)
+            try measure(loaded.model, name: loaded.name, size: loaded.size, realFill: model != nil && !syntheticFill)
             if let parallel, let streams = Self.streamCounts(parallel) {
                 try measureParallel(loaded.model, name: loaded.name, streams: streams)
             }
@@ -111,8 +124,9 @@ struct Bench: ParsableCommand {
         let preset = shape.layers
         if let layers { shape.layers = layers }
         if let loopWindow { shape.loopWindow = loopWindow }
-        let plan = SyntheticRunPlan(cacheTokens: max(nPrompt, nGen + 1, 2), chunkTokens: max(nPrompt, 1),
-                                    threads: threads, probeBytes: Self.probeBytes)
+        let deepest = Self.depths(depth)?.max() ?? 0
+        let plan = SyntheticRunPlan(cacheTokens: deepest + max(nPrompt, nGen + 1, 2), chunkTokens: max(nPrompt, 1),
+                                    threads: threads, probeBytes: Self.probeBytes, kvTypes: kvCache.types)
         if let available = ProcessMemory.available(),
            let refusal = shape.memoryRefusal(kind, plan: plan, available: available) {
             throw GenerationError(refusal)
@@ -136,9 +150,13 @@ struct Bench: ParsableCommand {
         return (try weights.makeModel(pool: pool, activations: activations), name, weights.byteCount)
     }
 
-    private func measure(_ model: any LanguageModel, name: String, size: Int) throws {
-        guard nPrompt + nGen < model.contextLength else {
-            throw GenerationError("pp\(nPrompt) + tg\(nGen) exceeds the model's context of \(model.contextLength)")
+    private func measure(_ model: any LanguageModel, name: String, size: Int, realFill: Bool) throws {
+        let depths = Self.depths(depth) ?? [0]
+        let types = kvCache.types
+        if let reason = types.refusal(headDim: model.kvLayout.headDim) { throw GenerationError(reason) }
+        let deepest = depths.max() ?? 0
+        guard deepest + max(nPrompt, nGen) <= model.contextLength else {
+            throw GenerationError("depth \(deepest) + pp\(nPrompt)/tg\(nGen) exceeds the model's context of \(model.contextLength)")
         }
         // Pseudo-random ids spread over the vocabulary, the same every run.
         let vocab = model.vocabularySize
@@ -153,6 +171,10 @@ struct Bench: ParsableCommand {
                      probe.median, Double(probe.bytes) / 1_073_741_824, probe.threads, probe.passes.count,
                      probe.passes.map { String(format: "%.1f", $0) }.joined(separator: " ")))
         print("activations: \(model.activationPrecision.rawValue) (decode products on q8_0/q4_0/q4_1/q4_K/q6_K weights)")
+        let kvPerToken = model.kvLayout.bytesPerToken(types: types)
+        print("KV cache: \(types), \(ByteSize.describe(kvPerToken)) per token"
+              + (deepest > 0 ? (realFill ? "; depth filled by an untimed prefill of the same pseudo-random ids"
+                                         : "; depth filled with random keys/values (synthetic fill, no prefill)") : ""))
         let cost = (model as? ForwardCostReporting)?.forwardCost
         print("| model | size | threads | test | t/s | median t/s | achieved | of probe |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -164,35 +186,63 @@ struct Bench: ParsableCommand {
             print(String(format: "| %@ | %.1f MiB | %d | %@ | %.2f ± %.2f | %.2f | %@ | %@ |", name,
                          Double(size) / 1_048_576, model.pool.threads, test, mean, sd, median, work, share))
         }
-        if nPrompt > 0 {
-            var rates: [Double] = []
-            for _ in 0..<repetitions {
-                let cache = model.makeCache(capacity: nPrompt)
-                let start = Date()
-                _ = try model.forward(ids, cache: cache, logits: .last)
-                rates.append(Double(nPrompt) / Date().timeIntervalSince(start))
+        for d in depths {
+            let suffix = d > 0 ? " @ d\(d)" : ""
+            guard let cache = try model.makeCache(capacity: d + max(nPrompt, nGen, 1), types: types) as? PagedSequenceCache else {
+                throw GenerationError("this model's cache cannot be filled to a depth")
             }
-            let flops = cost?.flops(tokens: nPrompt, cached: 0, logitRows: 1)
-            row("pp\(nPrompt)", rates) { rate in
-                (flops.map { String(format: "%.1f GFLOP/s", $0 * rate / Double(nPrompt) / 1e9) } ?? "–", "–")
-            }
-        }
-        if nGen > 0 {
-            var rates: [Double] = []
-            for _ in 0..<repetitions {
-                let cache = model.makeCache(capacity: nGen + 1)
-                var token = ids[0]
-                let start = Date()
-                for _ in 0..<nGen {
-                    let logits = try model.forward([token], cache: cache, logits: .last)
-                    token = argmax(logits.values)
+            // Brings the cache to `d` positions: back to the depth after a test when the cache
+            // still holds it, else a fresh fill.
+            func resetToDepth() throws {
+                cache.truncate(to: d)
+                guard cache.count != d else { return }
+                if !realFill { return try cache.fillSynthetic(length: d) }
+                cache.truncate(to: 0)
+                var done = 0
+                while done < d {
+                    let n = min(512, d - done)
+                    _ = try model.forward((done..<(done + n)).map { ($0 * 7919 + 13) % vocab }, cache: cache, logits: .last)
+                    done += n
                 }
-                rates.append(Double(nGen) / Date().timeIntervalSince(start))
             }
-            row("tg\(nGen)", rates) { rate in
-                guard let bytes = cost?.decodeWeightBytes else { return ("–", "–") }
-                let gbs = Double(bytes) * rate / 1e9
-                return (String(format: "%.1f GB/s", gbs), String(format: "%.0f%%", 100 * gbs / probe.median))
+            if d > 0 {
+                let start = Date()
+                try resetToDepth()
+                printError(String(format: "depth %d %@ in %.1f s", d, realFill ? "prefilled" : "filled", Date().timeIntervalSince(start)))
+            }
+            if nPrompt > 0 {
+                var rates: [Double] = []
+                for _ in 0..<repetitions {
+                    try resetToDepth()
+                    let start = Date()
+                    _ = try model.forward(ids, cache: cache, logits: .last)
+                    rates.append(Double(nPrompt) / Date().timeIntervalSince(start))
+                }
+                let flops = cost?.flops(tokens: nPrompt, cached: d, logitRows: 1)
+                row("pp\(nPrompt)\(suffix)", rates) { rate in
+                    (flops.map { String(format: "%.1f GFLOP/s", $0 * rate / Double(nPrompt) / 1e9) } ?? "–", "–")
+                }
+            }
+            if nGen > 0 {
+                var rates: [Double] = []
+                for _ in 0..<repetitions {
+                    try resetToDepth()
+                    var token = ids[0]
+                    let start = Date()
+                    for _ in 0..<nGen {
+                        let logits = try model.forward([token], cache: cache, logits: .last)
+                        token = argmax(logits.values)
+                    }
+                    rates.append(Double(nGen) / Date().timeIntervalSince(start))
+                }
+                // Bytes per token: the weights plus the keys/values read, averaged over the test's positions.
+                let kvBytes = cost.map { c in (d..<(d + nGen)).reduce(0) { $0 + c.decodeKVBytes(position: $1, bytesPerToken: kvPerToken) } / nGen } ?? 0
+                row("tg\(nGen)\(suffix)", rates) { rate in
+                    guard let bytes = cost?.decodeWeightBytes else { return ("–", "–") }
+                    let gbs = Double(bytes + kvBytes) * rate / 1e9
+                    let kvNote = d > 0 ? String(format: " (KV %.0f%%)", 100 * Double(kvBytes) / Double(bytes + kvBytes)) : ""
+                    return (String(format: "%.1f GB/s%@", gbs, kvNote), String(format: "%.0f%%", 100 * gbs / probe.median))
+                }
             }
         }
         if peakIsReset, let peak = ProcessMemory.peakResident() {

@@ -8,6 +8,7 @@ struct Chat: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var kvCache: KVCacheOptions
     @Option(help: "System prompt for the conversation.")
     var system: String?
     @Option(name: [.customShort("n"), .long], help: "Most tokens per answer.")
@@ -20,7 +21,7 @@ struct Chat: ParsableCommand {
             try sampling.parameters.validate()
             let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads,
                                               activations: modelOptions.activations, progress: printError)
-            let generator = Generator(loaded: loaded, contextLength: ctxSize)
+            let generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
             let initial = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
             var messages = initial
             printError("chatting with \(loaded.name); /clear starts over, /exit quits")

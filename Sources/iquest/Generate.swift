@@ -28,6 +28,7 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var kvCache: KVCacheOptions
 
     @Option(name: .shortAndLong, help: "Prompt text (used raw unless --chat).")
     var prompt: String?
@@ -59,7 +60,7 @@ struct Generate: ParsableCommand {
             let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads,
                                               activations: modelOptions.activations, progress: printError)
             let ids = try promptTokens(loaded)
-            let generator = Generator(loaded: loaded, contextLength: ctxSize)
+            let generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
             let request = GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens,
                                             stopStrings: stop, logprobs: json, topLogprobs: topLogprobs)
             let encoder = JSONEncoder()

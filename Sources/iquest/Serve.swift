@@ -38,7 +38,8 @@ struct Serve: AsyncParsableCommand {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: activationsHelp)
     var activations: ActivationPrecision = .standard
-    @Option(help: "Memory for the shared KV cache, e.g. 2GiB or 512MiB (default: one full context or 1 GiB, whichever is larger, at most half of the available memory).")
+    @OptionGroup var kvCache: KVCacheOptions
+    @Option(help: "Memory for the shared KV cache, e.g. 2GiB or 512MiB (default: one full context or 1 GiB, whichever is larger, at most half of the available memory; the context is shortened to fit unless --max-model-len is given, then a context that does not fit is refused).")
     var kvCacheMemory: String?
     @Option(help: "KV cache size in tokens instead of bytes (rounded up to whole blocks of 16).")
     var kvCacheTokens: Int?
@@ -92,11 +93,17 @@ struct Serve: AsyncParsableCommand {
         var engine = EngineOptions()
         engine.kvCacheBytes = kvCacheMemory.flatMap(ByteSize.parse)
         engine.kvCacheTokens = kvCacheTokens
+        engine.kvCacheTypes = kvCache.types
         engine.maxRunning = maxNumSeqs
         engine.maxBatchTokens = maxNumBatchedTokens
         engine.maxWaiting = maxQueue
         let backend = EngineBackend(path: model, threads: threads, servedName: servedModelName, maxModelLen: maxModelLen,
-                                    activations: activations, options: engine, log: { printError($0) })
+                                    activations: activations, options: engine, log: { printError($0) },
+                                    onLoadFailure: { _ in
+                                        // The reason was logged; nothing has been served yet, so a plain exit loses nothing.
+                                        printError("iquest serve: the model could not be loaded (see above); exiting")
+                                        Foundation.exit(1)
+                                    })
         let host = self.host
         let app = makeServerApplication(backend: backend, configuration: config) { port in
             printError("listening on http://\(host):\(port)")

@@ -11,8 +11,11 @@ import Testing
                                  sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(r.exitedNormally, "\(what): crashed\n\(r.summary)", sourceLocation: sourceLocation)
         #expect(r.status != 0, "\(what): exit status 0\n\(r.summary)", sourceLocation: sourceLocation)
-        #expect(r.stderrLines.count == 1, "\(what): expected one stderr line\n\(r.summary)", sourceLocation: sourceLocation)
-        #expect(r.stderrLines.first?.hasPrefix("error:") == true, "\(what): \(r.summary)", sourceLocation: sourceLocation)
+        // One error line, after at most the start-up line that states the context and KV cache plan.
+        let lines = r.stderrLines
+        #expect(lines.count == 1 || (lines.count == 2 && lines[0].hasPrefix("context ")),
+                "\(what): expected one error line\n\(r.summary)", sourceLocation: sourceLocation)
+        #expect(lines.last?.hasPrefix("error:") == true, "\(what): \(r.summary)", sourceLocation: sourceLocation)
         #expect(r.stdout.isEmpty, "\(what): nothing should reach stdout\n\(r.summary)", sourceLocation: sourceLocation)
         for word in words {
             #expect(r.stderr.contains(word), "\(what): stderr should mention '\(word)'\n\(r.summary)", sourceLocation: sourceLocation)
@@ -65,7 +68,8 @@ import Testing
         let greedy = try #require(prompt["greedy_ids"] as? [Int])
         let logits = try #require(prompt["logits"] as? [[Double]])
         let r = try runIQuest(["generate", "-m", CLIFixtures.tinyF32, "--json", "--prompt-ids", ids.map(String.init).joined(separator: ","),
-                               "--temperature", "0", "-n", "5", "--top-logprobs", "3", "-t", "2"])
+                               "--temperature", "0", "-n", "5", "--top-logprobs", "3", "-t", "2",
+                               "--kv-cache-type", "f32"])  // exact storage: the reference is f32
         #expect(r.exitedNormally && r.status == 0, "\(r.summary)")
         let lines = r.stdoutLines
         try #require(lines.count == 6, "expected 5 token lines and a summary\n\(r.summary)")
@@ -138,6 +142,43 @@ import Testing
         // An out-of-vocabulary prompt id is refused the same way.
         let oov = try runIQuest(["generate", "-m", CLIFixtures.tinyF32, "--prompt-ids", "1,2,99999", "-n", "2", "--temperature", "0"])
         Self.expectCleanError(oov, mentioning: ["99999"], "prompt id outside the vocabulary")
+    }
+
+    /// generate states the context and KV cache plan on stderr (f16 by default), takes
+    /// --kv-cache-type / -ctk / -ctv, and refuses a type the model's heads cannot hold (q8_0
+    /// stores blocks of 32; the tiny model's heads have 16) with one error line.
+    @Test func kvCacheTypeIsChosenAndStated() throws {
+        let tiny = try CLIFixtures.tinyF32
+        let base = ["generate", "-m", tiny, "--prompt-ids", "1,2,3", "-n", "2", "--temperature", "0", "--ctx-size", "64"]
+        let standard = try runIQuest(base)
+        #expect(standard.status == 0, "\(standard.summary)")
+        #expect(standard.stderr.contains("context 64 tokens; KV cache f16"), "\(standard.summary)")
+        let mixed = try runIQuest(base + ["--ctk", "bf16", "--cache-type-v", "f32"])
+        #expect(mixed.status == 0, "\(mixed.summary)")
+        #expect(mixed.stderr.contains("KV cache k=bf16,v=f32"), "\(mixed.summary)")
+        let refused = try runIQuest(base + ["--kv-cache-type", "q8_0"])
+        Self.expectCleanError(refused, mentioning: ["q8_0", "32", "16"], "q8_0 KV on heads of 16")
+        let unknown = try runIQuest(base + ["--kv-cache-type", "q5_1"])
+        #expect(unknown.exitedNormally && unknown.status != 0 && unknown.stderr.contains("q5_1"), "\(unknown.summary)")
+    }
+
+    /// bench --depth: a row per test and depth (`pp8 @ d32`), the KV cache type stated, the
+    /// depth filled by a prefill or, with --synthetic-fill, by random rows, and the share of
+    /// the bytes read that are keys/values on tg rows at depth.
+    @Test func benchMeasuresAtDepth() throws {
+        let tiny = try CLIFixtures.tinyF32
+        for (flags, fill) in [([String](), "untimed prefill"), (["--synthetic-fill"], "synthetic fill")] {
+            let r = try runIQuest(["bench", "-m", tiny, "-p", "8", "-n", "4", "-r", "1", "-t", "2", "-d", "0,32",
+                                   "--kv-cache-type", "f16"] + flags)
+            #expect(r.status == 0, "\(r.summary)")
+            let rows = r.stdoutLines.filter { $0.hasPrefix("| tiny-f32.gguf") }
+            let tests = rows.map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }[3] }
+            #expect(tests == ["pp8", "tg4", "pp8 @ d32", "tg4 @ d32"], "\(r.summary)")
+            #expect(rows.last?.contains("(KV ") == true, "\(r.summary)")
+            #expect(r.stdout.contains("KV cache: f16") && r.stdout.contains(fill), "\(r.summary)")
+        }
+        let deep = try runIQuest(["bench", "-m", tiny, "-p", "8", "-n", "4", "-d", "1000000"])
+        #expect(deep.exitedNormally && deep.status != 0 && deep.stderr.contains("context"), "\(deep.summary)")
     }
 
     @Test func invalidArgumentsAreRejectedWithoutCrashing() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import IQuestEngine
+import IQuestKernels
 import IQuestModels
 import Testing
 
@@ -21,9 +22,9 @@ final class SchedulerHarness {
     private var pendingCancel: [Int: Bool] = [:]
 
     init(_ loaded: LoadedModel, blocks: Int = 256, blockSize: Int = 16, maxRunning: Int = 16, maxBatchTokens: Int = 512,
-         maxWaiting: Int = 64) {
-        scheduler = BatchScheduler(model: loaded.model, tokenizer: loaded.tokenizer, stopTokenIds: loaded.stopTokenIds,
-                                   blocks: blocks, blockSize: blockSize,
+         maxWaiting: Int = 64, kvTypes: KVCacheTypes = .f32) throws {
+        scheduler = try BatchScheduler(model: loaded.model, tokenizer: loaded.tokenizer, stopTokenIds: loaded.stopTokenIds,
+                                   blocks: blocks, blockSize: blockSize, kvTypes: kvTypes,
                                    configuration: SchedulerConfiguration(maxRunning: maxRunning, maxBatchTokens: maxBatchTokens,
                                                                          maxWaiting: maxWaiting, contextLength: loaded.model.contextLength))
     }
@@ -82,6 +83,11 @@ enum SchedulerFixtures {
         try LoadedModel.load(path: EngineFixtures.path("tiny-loop/hf"), threads: 2)
     }
 
+    /// The long-context checkpoints (head_dim 32, every KV type applies): "dense" or "loop" (window 64).
+    static func longContext(_ model: String) throws -> LoadedModel {
+        try LoadedModel.load(path: EngineFixtures.path("long-context/\(model)"), threads: 2)
+    }
+
     /// Five prompts of different lengths (3 … 40 tokens) from the reference prompts.
     static func prompts(_ reference: TinyReference) -> [[Int]] {
         let long = reference.prompts[2].ids
@@ -111,7 +117,7 @@ struct BatchInvarianceTests {
     /// The scheduler's greedy ids are transformers' (not only self-consistent).
     @Test func greedyMatchesTransformers() throws {
         let reference = try TinyReference.load()
-        let harness = SchedulerHarness(try SchedulerFixtures.tiny(), maxBatchTokens: 7)
+        let harness = try SchedulerHarness(try SchedulerFixtures.tiny(), maxBatchTokens: 7)
         let ids = try reference.prompts.map { try harness.submit($0.ids, maxTokens: reference.n_greedy) }
         harness.runUntilIdle()
         for (id, prompt) in zip(ids, reference.prompts) {
@@ -119,16 +125,28 @@ struct BatchInvarianceTests {
         }
     }
 
-    private func checkBatchedEqualsAlone(_ loaded: LoadedModel, prompts: [[Int]], maxTokens: Int) throws {
+    /// Every KV storage type keeps the guarantee (checkpoints with head_dim 32 so q8_0/q4_0 apply).
+    @Test(arguments: KVCacheType.allCases)
+    func batchedEqualsAlonePerKVType(type: KVCacheType) throws {
+        for model in ["dense", "loop"] {
+            let loaded = try SchedulerFixtures.longContext(model)
+            let prompts = [[1, 2, 3], Array(5..<80).map { $0 * 7 % 900 }, [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11],
+                           Array(100..<133), [42]]
+            try checkBatchedEqualsAlone(loaded, prompts: prompts, maxTokens: 10, kvTypes: KVCacheTypes(type))
+        }
+    }
+
+    private func checkBatchedEqualsAlone(_ loaded: LoadedModel, prompts: [[Int]], maxTokens: Int,
+                                         kvTypes: KVCacheTypes = .f32) throws {
         var alone: [ScheduledRun] = []
         for prompt in prompts {
-            let harness = SchedulerHarness(loaded)
+            let harness = try SchedulerHarness(loaded, kvTypes: kvTypes)
             let id = try harness.submit(prompt, maxTokens: maxTokens)
             harness.runUntilIdle()
             alone.append(harness.run(id))
         }
         for budget in [7, 512] {
-            let harness = SchedulerHarness(loaded, maxBatchTokens: budget)
+            let harness = try SchedulerHarness(loaded, maxBatchTokens: budget, kvTypes: kvTypes)
             let ids = try prompts.map { try harness.submit($0, maxTokens: maxTokens) }
             var widest = 0
             while !harness.scheduler.isIdle {
@@ -155,16 +173,28 @@ struct PrefixCacheTests {
     @Test(arguments: [("f32", 16), ("q8_0", 4), ("loop", 4), ("loop", 16)])
     func hitGivesColdResults(model: String, blockSize: Int) throws {
         let loaded = model == "loop" ? try SchedulerFixtures.loop() : try SchedulerFixtures.tiny(model)
+        try checkHitGivesColdResults(loaded, blockSize: blockSize, kvTypes: .f32)
+    }
+
+    /// The same for every KV storage type (dense and Loop, whose window blocks are cached too).
+    @Test(arguments: KVCacheType.allCases)
+    func hitGivesColdResultsPerKVType(type: KVCacheType) throws {
+        for (model, blockSize) in [("dense", 16), ("loop", 4)] {
+            try checkHitGivesColdResults(try SchedulerFixtures.longContext(model), blockSize: blockSize, kvTypes: KVCacheTypes(type))
+        }
+    }
+
+    private func checkHitGivesColdResults(_ loaded: LoadedModel, blockSize: Int, kvTypes: KVCacheTypes) throws {
         let vocabulary = loaded.model.vocabularySize
         let first = Array(0..<40).map { ($0 * 7 + 3) % vocabulary }
         let second = Array(first[0..<36]) + [5, 6, 7]
 
-        let cold = SchedulerHarness(loaded, blockSize: blockSize)
+        let cold = try SchedulerHarness(loaded, blockSize: blockSize, kvTypes: kvTypes)
         let coldId = try cold.submit(second)
         cold.runUntilIdle()
         #expect(cold.run(coldId).cached == 0)
 
-        let warm = SchedulerHarness(loaded, blockSize: blockSize)
+        let warm = try SchedulerHarness(loaded, blockSize: blockSize, kvTypes: kvTypes)
         try warm.submit(first)
         warm.runUntilIdle()
         let warmId = try warm.submit(second)
@@ -183,7 +213,7 @@ struct PrefixCacheTests {
     @Test func identicalPromptKeepsOneTokenToCompute() throws {
         let loaded = try SchedulerFixtures.tiny()
         let prompt = Array(0..<32).map { ($0 * 5 + 1) % 300 }
-        let harness = SchedulerHarness(loaded, blockSize: 16)
+        let harness = try SchedulerHarness(loaded, blockSize: 16)
         let a = try harness.submit(prompt)
         harness.runUntilIdle()
         let b = try harness.submit(prompt)
@@ -195,7 +225,7 @@ struct PrefixCacheTests {
     /// Cached blocks are evicted (oldest first) when fresh ones are needed, and nothing leaks.
     @Test func evictionUnderPressure() throws {
         let loaded = try SchedulerFixtures.tiny()
-        let harness = SchedulerHarness(loaded, blocks: 12, blockSize: 4)
+        let harness = try SchedulerHarness(loaded, blocks: 12, blockSize: 4)
         for round in 0..<6 {
             let prompt = Array(0..<20).map { ($0 * 3 + round * 11) % 300 }
             try harness.submit(prompt, maxTokens: 6)
@@ -213,7 +243,7 @@ struct SchedulingTests {
     /// Budget 8, two slots: prompt chunks fill the budget left by decode rows; a third request
     /// joins when the first leaves.
     @Test func stepsFollowTheBudget() throws {
-        let harness = SchedulerHarness(try SchedulerFixtures.tiny(), maxRunning: 2, maxBatchTokens: 8)
+        let harness = try SchedulerHarness(try SchedulerFixtures.tiny(), maxRunning: 2, maxBatchTokens: 8)
         let a = try harness.submit(Array(1...10), maxTokens: 2, logprobs: false)
         let b = try harness.submit(Array(21...25), maxTokens: 3, logprobs: false)
         let c = try harness.submit(Array(31...33), maxTokens: 1, logprobs: false)
@@ -242,7 +272,7 @@ struct SchedulingTests {
     /// A pool too small for every request's growth preempts the newest; all still finish with
     /// their full length and the pool ends empty.
     @Test func preemptionRecomputes() throws {
-        let harness = SchedulerHarness(try SchedulerFixtures.tiny(), blocks: 10, blockSize: 4, maxBatchTokens: 64)
+        let harness = try SchedulerHarness(try SchedulerFixtures.tiny(), blocks: 10, blockSize: 4, maxBatchTokens: 64)
         let ids = try (0..<3).map { k in try harness.submit(Array(0..<10).map { ($0 + 37 * k) % 300 }, maxTokens: 12) }
         var preempted = 0
         while !harness.scheduler.isIdle {
@@ -262,7 +292,7 @@ struct SchedulingTests {
     /// A request that outgrows the whole pool is preempted, cannot come back, and ends with
     /// finish reason length and the tokens it made, instead of waiting forever.
     @Test func requestOutgrowingThePoolEndsWithLength() throws {
-        let harness = SchedulerHarness(try SchedulerFixtures.tiny(), blocks: 4, blockSize: 4)
+        let harness = try SchedulerHarness(try SchedulerFixtures.tiny(), blocks: 4, blockSize: 4)
         let id = try harness.submit(Array(1...10), maxTokens: 20, logprobs: false)
         harness.runUntilIdle(maxSteps: 200)
         let run = harness.run(id)
@@ -272,7 +302,7 @@ struct SchedulingTests {
     }
 
     @Test func queueLimitRefusesAndRecovers() throws {
-        let harness = SchedulerHarness(try SchedulerFixtures.tiny(), maxRunning: 1, maxWaiting: 2)
+        let harness = try SchedulerHarness(try SchedulerFixtures.tiny(), maxRunning: 1, maxWaiting: 2)
         for _ in 0..<2 { try harness.submit([1, 2, 3], maxTokens: 2) }
         #expect(throws: SubmitError.queueFull(waiting: 2)) { try harness.submit([1, 2, 3]) }
         harness.runUntilIdle()
@@ -283,7 +313,7 @@ struct SchedulingTests {
 
     @Test func impossibleRequestsAreRefusedUpFront() throws {
         let loaded = try SchedulerFixtures.tiny()
-        let harness = SchedulerHarness(loaded, blocks: 2, blockSize: 4)
+        let harness = try SchedulerHarness(loaded, blocks: 2, blockSize: 4)
         #expect(throws: SubmitError.self) { try harness.submit(Array(0..<20)) }           // needs 6 blocks
         #expect(throws: SubmitError.self) { try harness.submit([]) }                        // empty prompt
         #expect(throws: SubmitError.self) { try harness.submit([400]) }                     // outside the vocabulary
@@ -296,7 +326,7 @@ struct SchedulingTests {
     @Test(arguments: [UInt64(1), 2, 3])
     func randomCancellationsNeverLeak(seed: UInt64) throws {
         var rng = Xoshiro256StarStar(seed: seed)
-        let harness = SchedulerHarness(try SchedulerFixtures.tiny(), blocks: 24, blockSize: 4, maxRunning: 4, maxBatchTokens: 12)
+        let harness = try SchedulerHarness(try SchedulerFixtures.tiny(), blocks: 24, blockSize: 4, maxRunning: 4, maxBatchTokens: 12)
         let shared = Array(0..<12).map { ($0 * 13 + 5) % 300 }
         var live: [Int] = []
         for _ in 0..<120 {

@@ -50,7 +50,7 @@ private func logits(_ path: String, activations: ActivationPrecision) throws -> 
         for p in ids.indices { rows.append(Array(out.row(p))) }
     }
     // Decode-sized steps too (M = 1 takes the integer kernels under int16/int8).
-    let cache = model.makeCache(capacity: 16)
+    let cache = try model.makeCache(capacity: 16)
     for id in [3, 200, 77] { rows.append(Array(try model.forward([id], cache: cache, logits: .all).row(0))) }
     return rows
 }

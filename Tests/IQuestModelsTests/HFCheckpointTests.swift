@@ -27,7 +27,7 @@ import Testing
         #expect(model.contextLength == expected.config.max_position_embeddings)
         var worst = 0.0
         for p in expected.prompts {
-            let cache = model.makeCache(capacity: p.ids.count)
+            let cache = try model.makeCache(capacity: p.ids.count)
             let logits = try model.forward(p.ids, cache: cache, logits: .all)
             #expect(logits.rows == p.ids.count && logits.vocabularySize == expected.config.vocab_size)
             #expect(p.logits_positions.count == p.logits.count)
@@ -49,7 +49,7 @@ import Testing
         var worst = 0.0
         for p in expected.prompts {
             let prefill = try model.forward(p.ids, cache: model.makeCache(capacity: p.ids.count), logits: .all)
-            let cache = model.makeCache(capacity: p.ids.count)
+            let cache = try model.makeCache(capacity: p.ids.count)
             for (i, id) in p.ids.enumerated() {
                 let step = try model.forward([id], cache: cache, logits: .last)
                 #expect(step.rows == 1)
@@ -72,7 +72,7 @@ import Testing
         var worst = 0.0
         for p in expected.prompts {
             #expect(p.greedy_ids.count == expected.n_greedy)
-            let cache = model.makeCache(capacity: p.ids.count + expected.n_greedy)
+            let cache = try model.makeCache(capacity: p.ids.count + expected.n_greedy)
             var logits = try model.forward(p.ids, cache: cache, logits: .last)
             var ids: [Int] = []
             for step in 0..<expected.n_greedy {

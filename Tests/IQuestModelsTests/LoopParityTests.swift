@@ -61,7 +61,7 @@ struct LoopParityTests {
         let expected = try LoopExpected.load()
         let model = try loopModel()
         for prompt in expected.prompts {
-            let cache = model.makeCache(capacity: 64)
+            let cache = try model.makeCache(capacity: 64)
             var start = 0
             while start < prompt.ids.count {
                 let end = min(prompt.ids.count, start + chunk)
@@ -80,7 +80,7 @@ struct LoopParityTests {
         let expected = try LoopExpected.load()
         let model = try loopModel()
         for prompt in expected.prompts {
-            let cache = model.makeCache(capacity: 64)
+            let cache = try model.makeCache(capacity: 64)
             var logits = try model.forward(prompt.ids, cache: cache, logits: .last)
             for step in 0..<prompt.greedy_ids.count {
                 let diff = maxAbsDiff(row(logits, 0), prompt.greedy_logits[step])
@@ -122,12 +122,7 @@ struct LoopCacheTests {
         if let position {
             for layer in 0..<(model as! LoopCoderModel).config.layers {
                 for head in 0..<cache.layout.kvHeads {
-                    let k = try #require(cache.localKeys(layer: layer, position: position, head: head))
-                    let v = try #require(cache.localValues(layer: layer, position: position, head: head))
-                    for i in 0..<cache.layout.headDim {
-                        k[i] += 0.5
-                        v[i] -= 0.5
-                    }
+                    #expect(cache.shiftLocalRows(layer: layer, position: position, head: head, keyDelta: 0.5, valueDelta: -0.5))
                 }
             }
         }

@@ -115,7 +115,7 @@ import Testing
         let expected = try TinyExpected.load("f32")
         let model = try loadModel(expected.ggufPath)
         let prompt = expected.prompts[1]
-        let cache = model.makeCache(capacity: 64)
+        let cache = try model.makeCache(capacity: 64)
         for bad in [[expected.config.vocab_size], [-1], [prompt.ids[0], 100_000]] {
             do {
                 _ = try model.forward(bad, cache: cache, logits: .all)
@@ -141,11 +141,11 @@ import Testing
         let model = try loadModel(expected.ggufPath)
         let prompt = expected.prompts[2]
         // All at once.
-        let small = model.makeCache(capacity: 4)
+        let small = try model.makeCache(capacity: 4)
         #expect(throws: (any Error).self) { try model.forward(Array(prompt.ids[0..<5]), cache: small, logits: .last) }
         #expect(small.count == 0)
         // Filling up step by step: the call that would overflow throws, the cache stays valid.
-        let cache = model.makeCache(capacity: 6)
+        let cache = try model.makeCache(capacity: 6)
         _ = try model.forward(Array(prompt.ids[0..<4]), cache: cache, logits: .last)
         #expect(throws: (any Error).self) { try model.forward(Array(prompt.ids[4..<7]), cache: cache, logits: .last) }
         #expect(cache.count == 4)

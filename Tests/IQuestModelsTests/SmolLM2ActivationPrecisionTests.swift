@@ -30,7 +30,7 @@ import Testing
         for prompt in parity.prompts {
             let n = prompt.ids.count
             let reference = try exact.forward(prompt.ids, cache: exact.makeCache(capacity: n), logits: .all)
-            let cache = fast.makeCache(capacity: n)
+            let cache = try fast.makeCache(capacity: n)
             for p in 0..<n {
                 let got = try fast.forward([prompt.ids[p]], cache: cache, logits: .last)
                 let kl = klDivergence(reference.row(p), got.row(0))
@@ -58,7 +58,7 @@ import Testing
         let model = try loadModel(Fixtures.smolLM2Path, activations: precision)
         var report: [String] = []
         for prompt in parity.prompts {
-            let cache = model.makeCache(capacity: prompt.ids.count + parity.n_greedy)
+            let cache = try model.makeCache(capacity: prompt.ids.count + parity.n_greedy)
             var logits: Logits
             if mode == "prefill" {
                 logits = try model.forward(prompt.ids, cache: cache, logits: .last)

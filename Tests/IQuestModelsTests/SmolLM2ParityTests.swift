@@ -49,7 +49,7 @@ import Testing
         let parity = try SmolParity.load()
         let model = try loadModel(Fixtures.smolLM2Path)
         for prompt in parity.prompts {
-            let cache = model.makeCache(capacity: prompt.ids.count + parity.n_greedy)
+            let cache = try model.makeCache(capacity: prompt.ids.count + parity.n_greedy)
             var logits = try model.forward(prompt.ids, cache: cache, logits: .last)
             var generated: [Int] = []
             var worstStep = 0.0

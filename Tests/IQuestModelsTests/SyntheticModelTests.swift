@@ -140,7 +140,7 @@ final class SyntheticModelTests: XCTestCase {
                 XCTAssertGreaterThan(moments(Array(a.row(0))).std, 1e-3)
                 XCTAssertNotEqual(Array(a.row(0)), Array(a.row(1)))
 
-                let cacheA = memory.makeCache(capacity: 16), cacheB = file.makeCache(capacity: 16)
+                let cacheA = try memory.makeCache(capacity: 16), cacheB = try file.makeCache(capacity: 16)
                 for id in ids.prefix(4) {
                     let stepA = try memory.forward([id], cache: cacheA, logits: .last)
                     let stepB = try file.forward([id], cache: cacheB, logits: .last)

@@ -19,7 +19,7 @@ import Testing
         var worst = 0.0
         for prompt in expected.prompts {
             #expect(prompt.logits_positions == Array(0..<prompt.ids.count))
-            let cache = model.makeCache(capacity: prompt.ids.count)
+            let cache = try model.makeCache(capacity: prompt.ids.count)
             let logits = try model.forward(prompt.ids, cache: cache, logits: .all)
             try #require(logits.rows == prompt.ids.count && logits.vocabularySize == expected.config.vocab_size)
             #expect(cache.count == prompt.ids.count)
@@ -45,7 +45,7 @@ import Testing
             let n = prompt.ids.count
             let prefill = try model.forward(prompt.ids, cache: model.makeCache(capacity: n), logits: .all)
             for chunk in [1, 3, 7] {
-                let cache = model.makeCache(capacity: n)
+                let cache = try model.makeCache(capacity: n)
                 var start = 0
                 while start < n {
                     let end = min(n, start + chunk)
@@ -72,7 +72,7 @@ import Testing
         let expected = try TinyExpected.load(type)
         let model = try loadModel(expected.ggufPath)
         for prompt in expected.prompts {
-            let cache = model.makeCache(capacity: prompt.ids.count + expected.n_greedy)
+            let cache = try model.makeCache(capacity: prompt.ids.count + expected.n_greedy)
             var logits = try model.forward(prompt.ids, cache: cache, logits: .last)
             var generated: [Int] = []
             for step in 0..<expected.n_greedy {
@@ -105,7 +105,7 @@ import Testing
         let three = try loadModel(path, threads: 3)
         for prompt in expected.prompts {
             let n = prompt.ids.count
-            let c1 = one.makeCache(capacity: n + 1), c2 = two.makeCache(capacity: n + 1), c3 = three.makeCache(capacity: n + 1)
+            let c1 = try one.makeCache(capacity: n + 1), c2 = try two.makeCache(capacity: n + 1), c3 = try three.makeCache(capacity: n + 1)
             let a = try one.forward(prompt.ids, cache: c1, logits: .all)
             let b = try two.forward(prompt.ids, cache: c2, logits: .all)
             let c = try three.forward(prompt.ids, cache: c3, logits: .all)
@@ -131,7 +131,7 @@ import Testing
         let expected = try TinyExpected.load(type)
         let model = try loadModel(expected.ggufPath)
         let prompt = expected.prompts[2]  // "long", 40 tokens
-        let cache = model.makeCache(capacity: prompt.ids.count)
+        let cache = try model.makeCache(capacity: prompt.ids.count)
         #expect(cache.capacity == prompt.ids.count)
         _ = try model.forward(prompt.ids, cache: cache, logits: .last)
         cache.truncate(to: 10)

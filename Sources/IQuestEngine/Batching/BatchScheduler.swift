@@ -1,4 +1,5 @@
 import Foundation
+import IQuestKernels
 import IQuestModels
 import IQuestTokenizer
 
@@ -148,13 +149,17 @@ public final class BatchScheduler {
     public private(set) var lastStep = StepSummary()
 
     /// - Parameter blocks: blocks in the shared pool (`KVLayout.bytesPerBlock` each).
+    /// - Parameter kvTypes: how keys and values are stored (exact f32 unless asked; the server
+    ///   passes its `KVCachePlan`'s types). Throws when they cannot hold the model's heads.
     public init(model: any LanguageModel, tokenizer: any Tokenizer, stopTokenIds: Set<Int>, blocks: Int,
-                blockSize: Int = KVBlockPool.defaultBlockSize, configuration: SchedulerConfiguration) {
+                blockSize: Int = KVBlockPool.defaultBlockSize, kvTypes: KVCacheTypes = .f32,
+                configuration: SchedulerConfiguration) throws {
+        if let reason = kvTypes.refusal(headDim: model.kvLayout.headDim) { throw GenerationError(reason) }
         self.model = model
         self.tokenizer = tokenizer
         self.stopTokenIds = stopTokenIds
         self.configuration = configuration
-        kv = KVBlockPool(layout: model.kvLayout, blockCount: blocks, blockSize: blockSize)
+        kv = KVBlockPool(layout: model.kvLayout, blockCount: blocks, blockSize: blockSize, types: kvTypes)
         manager = BlockManager(blockCount: blocks, blockSize: blockSize)
     }
 

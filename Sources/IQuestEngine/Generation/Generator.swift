@@ -1,4 +1,5 @@
 import Foundation
+import IQuestKernels
 import IQuestModels
 import IQuestTokenizer
 
@@ -11,10 +12,19 @@ public struct Generator {
     public var prefillChunk = 512
     /// Tokens the sequence may hold; defaults to the model's trained context.
     public var contextLength: Int
+    /// How the sequence's keys and values are stored (exact f32 unless asked; the commands pass
+    /// the user's choice, `KVCacheTypes.standard` by default).
+    public var kvTypes: KVCacheTypes
 
-    public init(loaded: LoadedModel, contextLength: Int? = nil) {
+    public init(loaded: LoadedModel, contextLength: Int? = nil, kvTypes: KVCacheTypes = .f32) {
         self.loaded = loaded
         self.contextLength = min(contextLength ?? loaded.model.contextLength, loaded.model.contextLength)
+        self.kvTypes = kvTypes
+    }
+
+    /// With the context and storage `plan` decided (`KVCachePlan.sequence`).
+    public init(loaded: LoadedModel, plan: KVCachePlan) {
+        self.init(loaded: loaded, contextLength: plan.contextLength, kvTypes: plan.types)
     }
 
     /// Streams tokens to `onToken`; returning false from it stops generation (client gone).
@@ -27,7 +37,7 @@ public struct Generator {
         var state = try GenerationState(request: request, tokenizer: loaded.tokenizer, stopTokenIds: loaded.stopTokenIds,
                                         vocabularySize: model.vocabularySize, contextLength: contextLength)
         let prompt = request.promptIds
-        let cache = model.makeCache(capacity: contextLength)
+        let cache = try model.makeCache(capacity: contextLength, types: kvTypes)
 
         let prefillStart = Date()
         var logits: Logits?

@@ -26,4 +26,13 @@ public enum ByteSize {
         guard bytes < 9e18 else { return nil }
         return Int(bytes)
     }
+
+    /// "512 B", "56.0 KiB", "7.00 GiB": binary units, three significant digits or so.
+    public static func describe(_ bytes: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes), unit = 0
+        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        if unit == 0 { return "\(bytes) B" }
+        return String(format: value >= 100 ? "%.0f %@" : value >= 10 ? "%.1f %@" : "%.2f %@", value, units[unit])
+    }
 }

@@ -1,3 +1,5 @@
+import IQuestKernels
+
 /// One sequence in a private block pool: what `makeCache(capacity:)` returns for callers that run
 /// one sequence at a time (the CLI, parity tests). Global blocks are simply 0, 1, 2, … ; a model
 /// with a windowed pass takes its local blocks from a free list and gives back those older than
@@ -13,12 +15,12 @@ public final class PagedSequenceCache: SequenceCache {
     public private(set) var localBlocks: [Int32]
     private var freeLocal: [Int32]
 
-    public init(layout: KVLayout, capacity: Int, blockSize: Int = KVBlockPool.defaultBlockSize) {
+    public init(layout: KVLayout, capacity: Int, blockSize: Int = KVBlockPool.defaultBlockSize, types: KVCacheTypes = .f32) {
         self.layout = layout
         self.capacity = capacity
         let n = (capacity + blockSize - 1) / blockSize
         let windowed = layout.localWindow != nil
-        pool = KVBlockPool(layout: layout, blockCount: windowed ? 2 * n : n, blockSize: blockSize)
+        pool = KVBlockPool(layout: layout, blockCount: windowed ? 2 * n : n, blockSize: blockSize, types: types)
         blocks = (0..<n).map { Int32($0) }
         localBlocks = windowed ? Array(repeating: -1, count: n) : []
         freeLocal = windowed ? (n..<(2 * n)).reversed().map { Int32($0) } : []
@@ -61,17 +63,90 @@ public final class PagedSequenceCache: SequenceCache {
         }
     }
 
-    /// Pass-2 keys of kv head `head` of `layer` at `position` ([headDim]; nil when its block was
-    /// given back).
-    public func localKeys(layer: Int, position: Int, head: Int) -> UnsafeMutablePointer<Float>? {
-        guard position / blockSize < localBlocks.count else { return nil }
-        let block = localBlocks[position / blockSize]
-        guard block >= 0 else { return nil }
-        return pool.keys(layer: layer, block: Int(block)) + pool.rowOffset(head: head, slot: position % blockSize)
+    /// Adds `keyDelta` / `valueDelta` to every element of the stored pass-2 key and value rows
+    /// of kv head `head` of `layer` at `position` (decoded, shifted, encoded again in the pool's
+    /// types). Returns false when that position's local block was given back. The window-edge
+    /// tests use it to show which entries a query reads.
+    @discardableResult
+    public func shiftLocalRows(layer: Int, position: Int, head: Int, keyDelta: Float, valueDelta: Float) -> Bool {
+        guard position / blockSize < localBlocks.count else { return false }
+        let block = Int(localBlocks[position / blockSize])
+        guard block >= 0 else { return false }
+        let slot = position % blockSize, hd = layout.headDim
+        var row = [Float](repeating: 0, count: hd)
+        for (pointer, kind, delta) in [(pool.keyRow(layer: layer, block: block, head: head, slot: slot), pool.types.keys.kind, keyDelta),
+                                       (pool.valueRow(layer: layer, block: block, head: head, slot: slot), pool.types.values.kind, valueDelta)] {
+            row.withUnsafeMutableBufferPointer { r in
+                dequantizeRow(kind, pointer, into: r.baseAddress!, count: hd)
+                for i in 0..<hd { r[i] += delta }
+                quantizeRow(kind, r.baseAddress!, count: hd, into: pointer)
+            }
+        }
+        return true
     }
 
-    public func localValues(layer: Int, position: Int, head: Int) -> UnsafeMutablePointer<Float>? {
-        localKeys(layer: layer, position: position, head: head).map { $0 + blockSize * layout.kvWidth }
+    /// Bench support (`iquest bench --depth D --synthetic-fill`): makes the cache hold `length`
+    /// positions of pseudo-random key and value rows (elements uniform in ±1, encoded in the
+    /// pool's types) without running the model, so attention at depth can be timed where a real
+    /// prefill would take hours. The rows repeat a table of 251 encoded rows; what attention
+    /// costs does not depend on their values. Local (windowed-pass) blocks are filled for the
+    /// window of the next query, as a real run would hold them.
+    public func fillSynthetic(length: Int, seed: UInt64 = 0x9E37_79B9) throws {
+        guard length <= capacity else {
+            throw ModelError("a synthetic fill of \(length) tokens exceeds the cache's \(capacity)")
+        }
+        count = 0
+        releaseLocal(before: Int.max / 2)
+        guard length > 0 else { return }
+        var localIndices: Range<Int> = 0..<0
+        if let window = layout.localWindow {
+            localIndices = (KVLayout.windowStart(query: length, window: window) / blockSize)..<((length - 1) / blockSize + 1)
+            for index in localIndices where localBlocks[index] < 0 {
+                guard let block = freeLocal.popLast() else { throw ModelError("no free local block (internal error)") }
+                localBlocks[index] = block
+            }
+        }
+        let hd = layout.headDim, tableRows = 251
+        var state = seed | 1
+        let floats = (0..<(tableRows * hd)).map { _ -> Float in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Float(Double(state >> 11) / Double(1 << 53) * 2 - 1)
+        }
+        func encode(_ kind: WeightKind, rowBytes: Int) -> [UInt8] {
+            var table = [UInt8](repeating: 0, count: tableRows * rowBytes)
+            floats.withUnsafeBufferPointer { f in
+                table.withUnsafeMutableBytes { t in
+                    for r in 0..<tableRows {
+                        quantizeRow(kind, f.baseAddress! + r * hd, count: hd, into: t.baseAddress! + r * rowBytes)
+                    }
+                }
+            }
+            return table
+        }
+        let keyTable = encode(pool.types.keys.kind, rowBytes: pool.keyRowBytes)
+        let valueTable = encode(pool.types.values.kind, rowBytes: pool.valueRowBytes)
+        let globalIndices = 0..<((length - 1) / blockSize + 1)
+        keyTable.withUnsafeBytes { keys in
+            valueTable.withUnsafeBytes { values in
+                for layer in 0..<layout.layers {
+                    for (indices, table) in [(globalIndices, blocks), (localIndices, localBlocks)] {
+                        for index in indices {
+                            let block = Int(table[index])
+                            for head in 0..<layout.kvHeads {
+                                for slot in 0..<blockSize where index * blockSize + slot < length {
+                                    let r = (index * blockSize + slot + 17 * head + 101 * layer) % tableRows
+                                    pool.keyRow(layer: layer, block: block, head: head, slot: slot)
+                                        .copyMemory(from: keys.baseAddress! + r * pool.keyRowBytes, byteCount: pool.keyRowBytes)
+                                    pool.valueRow(layer: layer, block: block, head: head, slot: slot)
+                                        .copyMemory(from: values.baseAddress! + r * pool.valueRowBytes, byteCount: pool.valueRowBytes)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        count = length
     }
 
     /// Forgets everything after the first `length` tokens. A windowed model can only go back as

@@ -62,23 +62,24 @@ final class StepPlan {
         positions.removeAll(keepingCapacity: true)
         tokens.removeAll(keepingCapacity: true)
         decodeRows = 0
-        var scratch = 0
+        var promptScratch = 0
+        var decodePositions: [Int] = []
         for index in order {
             let entry = batch[index]
             firstRow[index] = positions.count
             positions.append(contentsOf: entry.position..<(entry.position + entry.tokens.count))
             tokens.append(contentsOf: entry.tokens)
-            let visible = entry.position + entry.tokens.count
             if entry.phase == .decode {
                 decodeRows += entry.tokens.count
-                scratch = max(scratch, decodeAttentionScratchCount(visibleKeys: visible, threads: threads))
+                decodePositions.append(contentsOf: entry.position..<(entry.position + entry.tokens.count))
             } else {
-                scratch = max(scratch, promptAttentionScratchCount(firstPosition: entry.position, tokens: entry.tokens.count,
-                                                                   shape: c.attention, threads: threads))
+                promptScratch = promptAttentionScratchCount(shape: c.attention, threads: threads)
             }
         }
+        // Prompt entries attend one after another, then all decode rows at once: one scratch serves both.
+        scratchFloats = max(promptScratch, decodePositions.isEmpty
+            ? 0 : decodeAttentionScratchCount(positions: decodePositions, shape: c.attention, threads: threads))
         totalRows = positions.count
-        scratchFloats = scratch
 
         if tableFloats > tableCapacity {
             tables.deallocate()
@@ -105,21 +106,22 @@ final class StepPlan {
         UnsafePointer(tables + (local ? localOffset[index] : globalOffset[index]))
     }
 
-    /// Writes rows of keys/values [totalRows, kvHeads·headDim] into each row's block in `layer`
-    /// (each kv head's part to that head's rows of the block).
+    /// Writes rows of keys/values [totalRows, kvHeads·headDim] into each row's block in `layer`,
+    /// each kv head's part encoded as the pool's key/value type into that head's row of the block.
     func store(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, layer: Int, kv: KVBlockPool, local: Bool) {
         let w = kv.layout.kvWidth, hd = kv.layout.headDim, b = kv.blockSize
+        let keyKind = kv.types.keys.kind, valueKind = kv.types.values.kind
         for index in order {
             let table = self.table(index, local: local)
             let entry = entries[index]
             for i in 0..<entry.tokens.count {
                 let row = firstRow[index] + i, p = entry.position + i
                 let block = Int(table[p / b])
-                let k = kv.keys(layer: layer, block: block), v = kv.values(layer: layer, block: block)
                 for head in 0..<kv.layout.kvHeads {
-                    let at = kv.rowOffset(head: head, slot: p % b)
-                    (k + at).update(from: keys + row * w + head * hd, count: hd)
-                    (v + at).update(from: values + row * w + head * hd, count: hd)
+                    quantizeRow(keyKind, keys + row * w + head * hd, count: hd,
+                                into: kv.keyRow(layer: layer, block: block, head: head, slot: p % b))
+                    quantizeRow(valueKind, values + row * w + head * hd, count: hd,
+                                into: kv.valueRow(layer: layer, block: block, head: head, slot: p % b))
                 }
             }
         }

@@ -9,7 +9,7 @@ import Synchronization
 
 /// How the engine batches and how much memory its KV cache gets.
 public struct EngineOptions: Sendable {
-    /// Bytes for the shared KV block pool; nil picks `defaultKVBytes`.
+    /// Bytes for the shared KV block pool; nil picks the default rule (`KVCachePlan.serving`).
     public var kvCacheBytes: Int?
     /// The pool's size in tokens instead (takes precedence over bytes).
     public var kvCacheTokens: Int?
@@ -19,16 +19,10 @@ public struct EngineOptions: Sendable {
     public var maxBatchTokens = 512
     /// Requests waiting for a slot before the server answers 503.
     public var maxWaiting = 128
+    /// How keys and values are stored in the pool.
+    public var kvCacheTypes = KVCacheTypes.standard
 
     public init() {}
-
-    /// Default pool: one full context or 1 GiB, whichever is larger, but at most half of the
-    /// memory available now.
-    public static func defaultKVBytes(bytesPerToken: Int, contextLength: Int) -> Int {
-        let wanted = max(1 << 30, bytesPerToken * contextLength)
-        guard let available = ProcessMemory.available() else { return wanted }
-        return max(bytesPerToken * 64, min(wanted, available / 2))
-    }
 }
 
 /// The real backend: loads the model on its own thread (the server answers `/health` with 503
@@ -59,12 +53,18 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     ///   - maxModelLen: context cap below the model's own.
     ///   - activations: decode precision on quantized weights (see `ActivationPrecision`).
     ///   - log: load progress and the outcome, one line each.
+    ///   - onLoadFailure: called with the reason when the model cannot be loaded or its KV cache
+    ///     planned (`iquest serve` exits there); without it the server stays up and answers 503.
     public init(path: String, threads: Int, servedName: String?, maxModelLen: Int?, activations: ActivationPrecision = .standard,
-                options: EngineOptions = EngineOptions(), log: @escaping @Sendable (String) -> Void = { _ in }) {
+                options: EngineOptions = EngineOptions(), log: @escaping @Sendable (String) -> Void = { _ in },
+                onLoadFailure: (@Sendable (String) -> Void)? = nil) {
         self.options = options
         let thread = Thread { [self] in
             guard let scheduler = self.load(path: path, threads: threads, activations: activations, servedName: servedName,
-                                            maxModelLen: maxModelLen, log: log) else { return }
+                                            maxModelLen: maxModelLen, log: log) else {
+                if case .failed(let reason) = self.state { onLoadFailure?(reason) }
+                return
+            }
             self.serve(scheduler)
         }
         thread.name = "iquest-engine"
@@ -193,18 +193,14 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                 log(line)
                 setState(.loading(line))
             }
-            let contextLength = min(maxModelLen ?? loaded.model.contextLength, loaded.model.contextLength)
-            let blockSize = KVBlockPool.defaultBlockSize
-            let blockBytes = loaded.model.kvLayout.bytesPerBlock(blockSize: blockSize)
-            let kvBytes = options.kvCacheTokens.map { ($0 + blockSize - 1) / blockSize * blockBytes } ?? options.kvCacheBytes
-                ?? EngineOptions.defaultKVBytes(bytesPerToken: blockBytes / blockSize, contextLength: contextLength)
-            let blocks = kvBytes / blockBytes
-            guard blocks >= 1 else {
-                throw GenerationError("--kv-cache-memory \(kvBytes) bytes holds no block; one block of \(blockSize) tokens takes \(blockBytes) bytes")
-            }
-            let scheduler = BatchScheduler(
-                model: loaded.model, tokenizer: loaded.tokenizer, stopTokenIds: loaded.stopTokenIds, blocks: blocks,
-                blockSize: blockSize,
+            let plan = try KVCachePlan.serving(
+                layout: loaded.model.kvLayout, types: options.kvCacheTypes, modelContext: loaded.model.contextLength,
+                requestedContext: maxModelLen, poolTokens: options.kvCacheTokens, poolBytes: options.kvCacheBytes,
+                available: ProcessMemory.available())
+            let contextLength = plan.contextLength
+            let scheduler = try BatchScheduler(
+                model: loaded.model, tokenizer: loaded.tokenizer, stopTokenIds: loaded.stopTokenIds, blocks: plan.blocks,
+                blockSize: plan.blockSize, kvTypes: plan.types,
                 configuration: SchedulerConfiguration(maxRunning: options.maxRunning, maxBatchTokens: options.maxBatchTokens,
                                                       maxWaiting: options.maxWaiting, contextLength: contextLength))
             let description = ServedModel(
@@ -218,9 +214,8 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             snapshot = scheduler.snapshot
             _state = .ready(description)
             condition.unlock()
-            let mib = Double(blocks * blockBytes) / 1_048_576
-            log("KV cache: \(blocks) blocks of \(blockSize) tokens (\(blocks * blockSize) tokens, \(String(format: "%.0f", mib)) MiB); "
-                + "up to \(options.maxRunning) sequences and \(options.maxBatchTokens) tokens per step")
+            log(plan.summary)
+            log("up to \(options.maxRunning) sequences and \(options.maxBatchTokens) tokens per step")
             log("serving \(description.id) (context \(description.contextLength) tokens)")
             return scheduler
         } catch {
