@@ -67,6 +67,29 @@ final class HostileClientTests: XCTestCase {
         }
     }
 
+    /// Clients that hang up in the middle of their body are counted (not logged as server errors),
+    /// and the server goes on serving.
+    func testDisconnectsMidBodyAreCountedAsClientConditions() async throws {
+        let backend = ScriptedBackend(script: ["a"])
+        try await withLiveServer(backend) { server in
+            await onThread {
+                for _ in 0..<20 {
+                    guard let s = try? LoopbackSocket(port: server.port, timeout: 5) else { continue }
+                    s.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"messages\": [")
+                    s.close()
+                }
+            }
+            var counted = 0.0
+            for _ in 0..<100 where counted < 20 {
+                try await Task.sleep(for: .milliseconds(20))
+                counted = await server.metric(#"iquest:client_conditions_total{kind="disconnect_during_body"}"#)
+            }
+            XCTAssertEqual(counted, 20)
+            let (chat, _) = await exchange(port: server.port, rawRequest("POST", "/v1/chat/completions", body: Self.fastChat))
+            XCTAssertEqual(chat.map { classify($0, streaming: false) }, .complete)
+        }
+    }
+
     /// Past the connection cap a request gets a 503 it can read, with Retry-After, and the
     /// connection closes; once connections go away, new ones are served.
     func testConnectionCapRefusesClearly() async throws {
