@@ -48,6 +48,8 @@ struct Serve: AsyncParsableCommand {
     var maxNumBatchedTokens: Int = 512
     @Option(help: "Requests that may wait for a slot; past this the server answers 503 with Retry-After.")
     var maxQueue: Int = 128
+    @Option(help: "Chat/completion requests one client (IP address) may have running or waiting; past this it gets 429 with Retry-After (default: no per-client bound).")
+    var maxRequestsPerClient: Int?
     @Option(help: "Open connections; past this a connection's request is answered 503 and the connection closed.")
     var maxConnections: Int = 1024
     @Option(help: "Seconds a request head (and an idle keep-alive connection) may take.")
@@ -75,6 +77,7 @@ struct Serve: AsyncParsableCommand {
         guard maxNumSeqs >= 1 else { throw ValidationError("--max-num-seqs must be at least 1") }
         guard maxNumBatchedTokens >= 1 else { throw ValidationError("--max-num-batched-tokens must be at least 1") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must not be negative") }
+        if let maxRequestsPerClient, maxRequestsPerClient < 1 { throw ValidationError("--max-requests-per-client must be at least 1") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)] where !(value > 0 && value <= 86_400) {
             throw ValidationError("\(name) must be a number of seconds in (0, 86400]")
@@ -101,6 +104,7 @@ struct Serve: AsyncParsableCommand {
         config.toolCallParser = toolParser ?? .auto
         config.apiKey = try failingCleanly { try resolvedAPIKey() }
         config.maxConnections = maxConnections
+        config.maxRequestsPerClient = maxRequestsPerClient
         config.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
         config.bodyTimeout = .milliseconds(Int64(bodyTimeout * 1000))
         config.shutdownGracePeriod = .milliseconds(Int64(shutdownGracePeriod * 1000))

@@ -139,4 +139,32 @@ final class OverloadTests: XCTestCase {
             XCTAssertEqual(admitted, 0)
         }
     }
+
+    /// With a per-client bound, a client's own burst past it gets 429 with Retry-After (its own
+    /// load is the cause), not 503, and the places it holds are served.
+    func testOneClientPastItsBoundGets429() async throws {
+        let backend = ScriptedBackend(script: Array(repeating: "x", count: 10), tokenDelay: .milliseconds(20))
+        try await withLiveServer(backend, configure: {
+            $0.maxConcurrentRequests = 10
+            $0.maxRequestsPerClient = 2
+        }) { server in
+            let outcomes = await withTaskGroup(of: Outcome.self) { group in
+                for i in 0..<6 {
+                    group.addTask {
+                        await generation(port: server.port, body: #"{"messages": [{"role": "user", "content": "\#(i)"}], "stream": \#(i % 2 == 0)}"#,
+                                         streaming: i % 2 == 0)
+                    }
+                }
+                var out: [Outcome] = []
+                for await outcome in group { out.append(outcome) }
+                return out
+            }
+            XCTAssertEqual(outcomes.filter { $0 == .complete }.count, 2, "\(outcomes)")
+            XCTAssertEqual(outcomes.filter { $0 == .refused(429) }.count, 4, "\(outcomes)")
+            let limited = await server.metric(#"iquest:requests_rejected_total{reason="client_limit"}"#)
+            XCTAssertEqual(limited, 4)
+            let (r, _) = await exchange(port: server.port, rawRequest("POST", "/v1/chat/completions", body: #"{"messages": [{"role": "user", "content": "again"}]}"#))
+            XCTAssertEqual(r.map { classify($0, streaming: false) }, .complete, "the client's places came back")
+        }
+    }
 }

@@ -25,7 +25,7 @@ extension OpenAIRoutes {
         let chat = try ChatRequest(try await readJSON(request), defaults: model.samplingDefaults)
         try checkModel(chat.model, model)
         // Held until the response is written; any error below releases it as it goes away.
-        let admission = try admit()
+        let admission = try admit(context)
         let useTools = chat.toolChoice != .none
         let prompt: String
         do {

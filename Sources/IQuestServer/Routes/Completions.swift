@@ -10,7 +10,7 @@ extension OpenAIRoutes {
         let body = try CompletionRequest(try await readJSON(request), defaults: model.samplingDefaults)
         try checkModel(body.model, model)
         // Held until the response is written; any error below releases it as it goes away.
-        let admission = try admit()
+        let admission = try admit(context)
         if body.echo && body.logprobs != nil {
             throw OpenAIError.invalid("'echo' together with 'logprobs' is not supported (prompt log-probabilities are not computed)",
                                       param: "echo")

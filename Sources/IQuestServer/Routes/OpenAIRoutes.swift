@@ -42,12 +42,13 @@ struct OpenAIRoutes: Sendable {
         return try JSONObject(value, path: "")
     }
 
-    /// A place for one generation request, or the 503 that refuses it (counted by reason).
-    func admit() throws -> Admission {
+    /// A place for one generation request, or the 503/429 that refuses it (counted by reason).
+    func admit(_ context: some RequestContext) throws -> Admission {
         do {
-            return try gate.admit()
+            return try gate.admit(client: (context as? ServerRequestContext)?.clientKey ?? "unknown")
         } catch {
-            metrics.recordRejected(reason: gate.isDraining ? "shutting_down" : "busy")
+            let reason = error.status == .tooManyRequests ? "client_limit" : gate.isDraining ? "shutting_down" : "busy"
+            metrics.recordRejected(reason: reason)
             throw error
         }
     }

@@ -30,6 +30,9 @@ public struct ServerConfiguration: Sendable {
     /// past it the answer is 503 with Retry-After before any response starts. nil: no bound
     /// (`iquest serve` sets the engine's slots plus its queue).
     public var maxConcurrentRequests: Int?
+    /// Generation requests one client (IP address) may have admitted at once; past it that
+    /// client gets 429 with Retry-After while others are still served. nil: no per-client bound.
+    public var maxRequestsPerClient: Int?
     /// Open connections; past it a connection's request gets 503 and the connection closes.
     public var maxConnections = 1024
     /// A request head must arrive within this long (slow-header clients; idle keep-alive too).
@@ -48,14 +51,16 @@ public struct ServerConfiguration: Sendable {
 /// `connections`, when the routes run behind a real socket, feeds `/metrics`.
 public func makeServerRouter(backend: any InferenceBackend, configuration: ServerConfiguration,
                              metrics: ServerMetrics, gate: AdmissionGate? = nil,
-                             connections: ConnectionLimits? = nil) -> Router<BasicRequestContext> {
-    let router = Router()
+                             connections: ConnectionLimits? = nil) -> Router<ServerRequestContext> {
+    let router = Router(context: ServerRequestContext.self)
     router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))
     if let key = configuration.apiKey {
         router.add(middleware: APIKeyMiddleware(key: Array(key.utf8)))
     }
     let routes = OpenAIRoutes(backend: backend, configuration: configuration, metrics: metrics,
-                              gate: gate ?? AdmissionGate(capacity: configuration.maxConcurrentRequests), connections: connections)
+                              gate: gate ?? AdmissionGate(capacity: configuration.maxConcurrentRequests,
+                                                          perClient: configuration.maxRequestsPerClient),
+                              connections: connections)
     for prefix in ["/v1", ""] {
         router.post("\(prefix)/chat/completions") { try await routes.chatCompletions($0, context: $1) }
         router.post("\(prefix)/completions") { try await routes.completions($0, context: $1) }
@@ -94,7 +99,7 @@ public func makeServerServiceGroup(backend: any InferenceBackend, configuration:
                                    stopOnSignals: Bool = true,
                                    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> ServiceGroup {
     let log = logger ?? Logger(label: "iquest.server")
-    let gate = AdmissionGate(capacity: configuration.maxConcurrentRequests)
+    let gate = AdmissionGate(capacity: configuration.maxConcurrentRequests, perClient: configuration.maxRequestsPerClient)
     let app = makeServerApplication(backend: backend, configuration: configuration, metrics: metrics, gate: gate, logger: log,
                                     onServerRunning: onServerRunning)
     let drain = DrainService(gate: gate, gracePeriod: configuration.shutdownGracePeriod, logger: log)

@@ -6,12 +6,16 @@ import Synchronization
 /// long it waits for the engine) or a 503 with Retry-After. The engine behind it never refuses
 /// an admitted request, so no response starts with 200 and then breaks off for lack of room.
 ///
+/// With a per-client bound, a client (IP address) holding that many places gets 429 instead, so
+/// one client's burst cannot take every place.
+///
 /// Places = the engine's slots plus its waiting queue (`--max-num-seqs` + `--max-queue`). One
 /// HTTP request holds one place even with `n` > 1 or several prompts: the routes run those
 /// generations one after another.
 public final class AdmissionGate: Sendable {
     private struct State {
         var held = 0
+        var byClient: [String: Int] = [:]
         var draining = false
         var nextId = 0
         /// Weak: a ticket's place is released when its last reference goes.
@@ -20,26 +24,34 @@ public final class AdmissionGate: Sendable {
 
     /// Places in all; nil admits without bound (backends with their own limits, tests).
     public let capacity: Int?
+    /// Places one client may hold; nil: no per-client bound.
+    public let perClient: Int?
     private let state = Mutex(State())
 
-    public init(capacity: Int?) {
+    public init(capacity: Int?, perClient: Int? = nil) {
         self.capacity = capacity.map { max(0, $0) }
+        self.perClient = perClient.map { max(1, $0) }
     }
 
     /// Requests holding a place now.
     public var held: Int { state.withLock { $0.held } }
     public var isDraining: Bool { state.withLock { $0.draining } }
 
-    /// A place for one request, or the 503 to answer instead.
-    public func admit() throws(OpenAIError) -> Admission {
+    /// A place for one request from `client`, or the 503 (or 429) to answer instead.
+    public func admit(client: String = "") throws(OpenAIError) -> Admission {
         let outcome: Result<Admission, OpenAIError> = state.withLock { s in
             if s.draining { return .failure(Self.shuttingDown) }
+            if let perClient, s.byClient[client, default: 0] >= perClient {
+                return .failure(.rateLimited("this client already has \(perClient) requests running or waiting, the most one client "
+                                             + "may have; retry when one has finished"))
+            }
             if let capacity, s.held >= capacity {
                 return .failure(.unavailable("the server is busy: all \(capacity) places (running and waiting) are taken; retry later"))
             }
-            let ticket = Admission(id: s.nextId, gate: self)
+            let ticket = Admission(id: s.nextId, client: client, gate: self)
             s.nextId += 1
             s.held += 1
+            s.byClient[client, default: 0] += 1
             s.tickets[ticket.id] = WeakAdmission(value: ticket)
             return .success(ticket)
         }
@@ -72,9 +84,12 @@ public final class AdmissionGate: Sendable {
         return true
     }
 
-    fileprivate func release(_ id: Int) {
+    fileprivate func release(_ id: Int, client: String) {
         state.withLock { s in
-            if s.tickets.removeValue(forKey: id) != nil { s.held -= 1 }
+            guard s.tickets.removeValue(forKey: id) != nil else { return }
+            s.held -= 1
+            let left = s.byClient[client, default: 1] - 1
+            s.byClient[client] = left > 0 ? left : nil
         }
     }
 }
@@ -90,22 +105,24 @@ public final class Admission: Sendable {
     }
 
     let id: Int
+    let client: String
     private weak let gate: AdmissionGate?
     private let state = Mutex(State())
 
-    fileprivate init(id: Int, gate: AdmissionGate) {
+    fileprivate init(id: Int, client: String, gate: AdmissionGate) {
         self.id = id
+        self.client = client
         self.gate = gate
     }
 
-    deinit { gate?.release(id) }
+    deinit { gate?.release(id, client: client) }
 
     public func release() {
         let first = state.withLock { s in
             defer { s.released = true }
             return !s.released
         }
-        if first { gate?.release(id) }
+        if first { gate?.release(id, client: client) }
     }
 
     /// The error this place was aborted with, if it was.

@@ -141,8 +141,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             let written = context.eventLoop.makePromise(of: Void.self)
             context.write(data, promise: written)
             written.futureResult.cascade(to: promise)
-            written.futureResult.assumeIsolated().whenComplete { [self] _ in
-                limits.metrics.recordClientCondition("closed_after_early_answer")
+            written.futureResult.assumeIsolated().whenComplete { [self] result in
+                // A failed write means the client is gone already (counted where that was seen).
+                if case .success = result { limits.metrics.recordClientCondition("closed_after_early_answer") }
                 linger(context)
             }
         }
