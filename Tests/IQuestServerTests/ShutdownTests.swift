@@ -7,10 +7,11 @@ import XCTest
 /// JSON error object; nothing is cut.
 final class ShutdownTests: XCTestCase {
     func testShutdownDuringLoadCutsNothing() async throws {
-        // Long requests: 80 tokens × 25 ms = 2 s, far past the 400 ms grace period.
+        // Long requests: 80 tokens × 25 ms = 2 s, far past the 800 ms grace period; short ones
+        // (10 tokens, 250 ms) are still running when the shutdown starts and finish within it.
         let backend = ScriptedBackend(script: Array(repeating: "x", count: 80), tokenDelay: .milliseconds(25))
         try await withLiveServer(backend, configure: {
-            $0.shutdownGracePeriod = .milliseconds(400)
+            $0.shutdownGracePeriod = .milliseconds(800)
             $0.heartbeatInterval = .milliseconds(50)
         }) { server in
             let port = server.port
@@ -22,7 +23,7 @@ final class ShutdownTests: XCTestCase {
             }
             let short = (0..<4).map { i in
                 Task {
-                    await generation(port: port, body: #"{"messages": [{"role": "user", "content": "short"}], "max_tokens": 4, "stream": \#(i % 2 == 0)}"#,
+                    await generation(port: port, body: #"{"messages": [{"role": "user", "content": "short"}], "max_tokens": 10, "stream": \#(i % 2 == 0)}"#,
                                      streaming: i % 2 == 0)
                 }
             }
