@@ -74,7 +74,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         if !limits.opened() {
             refused = true
             limits.metrics.recordRejected(reason: "connections")
-            limits.logger.notice("connection refused: \(limits.maxConnections) connections are open")
+            limits.logger.debug("connection refused: \(limits.maxConnections) connections are open")
         }
         armHeaderTimer(context)
     }
