@@ -49,6 +49,16 @@ struct Serve: AsyncParsableCommand {
     var maxNumBatchedTokens: Int = 512
     @Option(help: "Requests that may wait for a slot; past this the server answers 503 with Retry-After.")
     var maxQueue: Int = 128
+    @Option(help: "Chat/completion requests one client (IP address) may have running or waiting; past this it gets 429 with Retry-After (default: no per-client bound).")
+    var maxRequestsPerClient: Int?
+    @Option(help: "Open connections; past this a connection's request is answered 503 and the connection closed.")
+    var maxConnections: Int = 1024
+    @Option(help: "Seconds a request head (and an idle keep-alive connection) may take.")
+    var headerTimeout: Double = 30
+    @Option(help: "Seconds a request body may take after its head.")
+    var bodyTimeout: Double = 60
+    @Option(help: "Seconds running requests get to finish on SIGTERM/SIGINT before they end with an error event.")
+    var shutdownGracePeriod: Double = 30
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -68,6 +78,14 @@ struct Serve: AsyncParsableCommand {
         guard maxNumSeqs >= 1 else { throw ValidationError("--max-num-seqs must be at least 1") }
         guard maxNumBatchedTokens >= 1 else { throw ValidationError("--max-num-batched-tokens must be at least 1") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must not be negative") }
+        if let maxRequestsPerClient, maxRequestsPerClient < 1 { throw ValidationError("--max-requests-per-client must be at least 1") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout)] where !(value > 0 && value <= 86_400) {
+            throw ValidationError("\(name) must be a number of seconds in (0, 86400]")
+        }
+        guard shutdownGracePeriod >= 0 && shutdownGracePeriod <= 86_400 else {
+            throw ValidationError("--shutdown-grace-period must be a number of seconds in [0, 86400]")
+        }
     }
 
     private var toolParser: ServerConfiguration.ToolCallParser? {
@@ -86,6 +104,11 @@ struct Serve: AsyncParsableCommand {
         config.reasoningParser = ServerConfiguration.ReasoningParser(rawValue: reasoningParser) ?? .auto
         config.toolCallParser = toolParser ?? .auto
         config.apiKey = try failingCleanly { try resolvedAPIKey() }
+        config.maxConnections = maxConnections
+        config.maxRequestsPerClient = maxRequestsPerClient
+        config.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
+        config.bodyTimeout = .milliseconds(Int64(bodyTimeout * 1000))
+        config.shutdownGracePeriod = .milliseconds(Int64(shutdownGracePeriod * 1000))
         guard FileManager.default.fileExists(atPath: model) else {
             printError("error: \(model): no such file or directory")
             throw ExitCode.failure
@@ -97,6 +120,7 @@ struct Serve: AsyncParsableCommand {
         engine.maxRunning = maxNumSeqs
         engine.maxBatchTokens = maxNumBatchedTokens
         engine.maxWaiting = maxQueue
+        config.maxConcurrentRequests = engine.admissionCapacity
         let backend = EngineBackend(path: model, threads: threads, servedName: servedModelName, maxModelLen: maxModelLen,
                                     activations: activations, options: engine, log: { printError($0) },
                                     onLoadFailure: { _ in
@@ -105,11 +129,11 @@ struct Serve: AsyncParsableCommand {
                                         Foundation.exit(1)
                                     })
         let host = self.host
-        let app = makeServerApplication(backend: backend, configuration: config) { port in
+        let server = makeServerServiceGroup(backend: backend, configuration: config) { port in
             printError("listening on http://\(host):\(port)")
         }
         do {
-            try await app.runService()
+            try await server.run()
         } catch {
             backend.shutdown()
             printError("error: \(error)")

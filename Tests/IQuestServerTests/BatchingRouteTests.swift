@@ -8,8 +8,9 @@ import XCTest
 final class BatchingRouteTests: XCTestCase {
     func testQueueFullAnswers503WithRetryAfterAndRecovers() async throws {
         let backend = ScriptedBackend(script: ["a", "b"])
-        backend.waitingRequests = 128
-        try await withServer(backend) { client in
+        let gate = AdmissionGate(capacity: 1)
+        let held = try gate.admit()
+        try await withServer(backend, gate: gate) { client in
             let bodies = [("/v1/chat/completions", chatBody()), ("/v1/chat/completions", chatBody(extra: #""stream": true"#)),
                           ("/v1/completions", #"{"prompt": "x"}"#), ("/v1/completions", #"{"prompt": "x", "stream": true}"#)]
             for (path, body) in bodies {
@@ -18,12 +19,15 @@ final class BatchingRouteTests: XCTestCase {
                 XCTAssertEqual(r.headers[.retryAfter], "1")
                 let error = try r.openAIError()
                 XCTAssertEqual(error.type, "service_unavailable")
-                XCTAssertTrue(error.message.contains("128 requests are already waiting"), error.message)
+                XCTAssertTrue(error.message.contains("all 1 places"), error.message)
             }
             XCTAssertTrue(backend.requests.isEmpty, "a refused request must not reach the engine")
-            backend.waitingRequests = nil
+            let metrics = try await client.get("/metrics").text
+            XCTAssertTrue(metrics.contains(#"iquest:requests_rejected_total{reason="busy"} 4"#), metrics)
+            held.release()
             let ok = try await client.post("/v1/chat/completions", json: chatBody())
             XCTAssertEqual(ok.status, .ok)
+            XCTAssertEqual(gate.held, 0, "the place is given back once the response is written")
         }
     }
 

@@ -11,8 +11,9 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
     private var _state: BackendState
     private var _requests: [GenerationRequest] = []
     private var _cancellations = 0
+    private var _running = 0
+    private var _failAfter: Int?
     private var _prompts: [String] = []
-    private var _waitingRequests: Int?
     private var _engineStats: SchedulerSnapshot?
     /// Prompt tokens each generation reports as served from the prefix cache.
     var cachedPromptTokens = 0
@@ -34,25 +35,22 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
         get { lock.withLock { _state } }
         set { lock.withLock { _state = newValue } }
     }
-    var queueDepth: (waiting: Int, running: Int) { (lock.withLock { _waitingRequests } ?? 0, 0) }
-    /// When set, the queue counts as full with this many waiting (503 before any response).
-    var waitingRequests: Int? {
-        get { lock.withLock { _waitingRequests } }
-        set { lock.withLock { _waitingRequests = newValue } }
-    }
+    var queueDepth: (waiting: Int, running: Int) { (0, lock.withLock { _running }) }
     var engineStats: SchedulerSnapshot? {
         get { lock.withLock { _engineStats } }
         set { lock.withLock { _engineStats = newValue } }
     }
 
-    func checkCapacity() throws {
-        if let waiting = waitingRequests {
-            throw OpenAIError.unavailable("the server is busy: \(waiting) requests are already waiting; retry later")
-        }
-    }
     var requests: [GenerationRequest] { lock.withLock { _requests } }
     var renderedPrompts: [String] { lock.withLock { _prompts } }
     var cancellations: Int { lock.withLock { _cancellations } }
+    /// Generations started and not yet ended (however they ended).
+    var running: Int { lock.withLock { _running } }
+    /// When set, every generation fails with an engine error after this many tokens.
+    var failAfter: Int? {
+        get { lock.withLock { _failAfter } }
+        set { lock.withLock { _failAfter = newValue } }
+    }
 
     func renderChat(messages: [TemplateValue], tools: [TemplateValue]?, options: [String: TemplateValue]) throws -> String {
         var out = ""
@@ -81,8 +79,11 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
         lock.withLock { _requests.append(request) }
         let script = self.script
         let delay = tokenDelay
+        let failAfter = self.failAfter
         return AsyncThrowingStream { continuation in
+            self.lock.withLock { self._running += 1 }
             let task = Task {
+                defer { self.lock.withLock { self._running -= 1 } }
                 continuation.yield(.started)
                 var stats = GenerationStats()
                 stats.promptTokens = request.promptIds.count
@@ -97,6 +98,10 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
                     if Task.isCancelled {
                         self.lock.withLock { self._cancellations += 1 }
                         continuation.finish()
+                        return
+                    }
+                    if let failAfter, stats.generatedTokens == failAfter {
+                        continuation.finish(throwing: OpenAIError.server("the engine failed (scripted)"))
                         return
                     }
                     stats.generatedTokens += 1

@@ -6,13 +6,13 @@ import IQuestServer
 import XCTest
 
 /// Runs `body` against an in-process server (Hummingbird's router test client) over `backend`.
-func withServer(_ backend: ScriptedBackend, configure: (inout ServerConfiguration) -> Void = { _ in },
+func withServer(_ backend: ScriptedBackend, configure: (inout ServerConfiguration) -> Void = { _ in }, gate: AdmissionGate? = nil,
                 _ body: @escaping @Sendable (ServerClient) async throws -> Void) async throws {
     var config = ServerConfiguration()
     config.pingInterval = .seconds(60)
     configure(&config)
     let metrics = ServerMetrics()
-    let app = Application(router: makeServerRouter(backend: backend, configuration: config, metrics: metrics))
+    let app = Application(router: makeServerRouter(backend: backend, configuration: config, metrics: metrics, gate: gate))
     try await app.test(.router) { client in
         try await body(ServerClient(client: client, metrics: metrics))
     }

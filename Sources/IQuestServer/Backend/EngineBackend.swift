@@ -23,6 +23,9 @@ public struct EngineOptions: Sendable {
     public var kvCacheTypes = KVCacheTypes.standard
 
     public init() {}
+
+    /// Requests the server admits at once (running and waiting), its `AdmissionGate`'s places.
+    public var admissionCapacity: Int { maxRunning + maxWaiting }
 }
 
 /// The real backend: loads the model on its own thread (the server answers `/health` with 503
@@ -97,17 +100,6 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
         return _cancelledCount
     }
 
-    public func checkCapacity() throws {
-        condition.lock()
-        let waiting = jobs.count + snapshot.waiting
-        condition.unlock()
-        if waiting >= options.maxWaiting { throw Self.busy(waiting) }
-    }
-
-    private static func busy(_ waiting: Int) -> OpenAIError {
-        OpenAIError.unavailable("the server is busy: \(waiting) requests are already waiting; retry later")
-    }
-
     /// Ends the engine thread after the current step; queued and running requests are failed.
     public func shutdown() {
         condition.lock()
@@ -172,12 +164,6 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             continuation.finish(throwing: OpenAIError.unavailable("the server is shutting down"))
             return stream
         }
-        let waiting = jobs.count + snapshot.waiting
-        if waiting >= options.maxWaiting {
-            condition.unlock()
-            continuation.finish(throwing: Self.busy(waiting))
-            return stream
-        }
         jobs.append(Job(request: request, continuation: continuation, cancelled: flag))
         condition.signal()
         condition.unlock()
@@ -202,7 +188,9 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                 model: loaded.model, tokenizer: loaded.tokenizer, stopTokenIds: loaded.stopTokenIds, blocks: plan.blocks,
                 blockSize: plan.blockSize, kvTypes: plan.types,
                 configuration: SchedulerConfiguration(maxRunning: options.maxRunning, maxBatchTokens: options.maxBatchTokens,
-                                                      maxWaiting: options.maxWaiting, contextLength: contextLength))
+                                                      // The server's AdmissionGate bounds waiting requests; the scheduler
+                                                      // must never refuse one it admitted (its response has started).
+                                                      maxWaiting: .max, contextLength: contextLength))
             let description = ServedModel(
                 id: servedName ?? loaded.name,
                 contextLength: contextLength,
@@ -284,8 +272,6 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                 }
             }
             live[box.id] = job
-        } catch SubmitError.queueFull(let waiting) {
-            continuation.finish(throwing: Self.busy(waiting))
         } catch {
             continuation.finish(throwing: OpenAIError.invalid("\(error)"))
         }

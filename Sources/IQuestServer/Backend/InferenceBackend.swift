@@ -86,15 +86,12 @@ public protocol InferenceBackend: AnyObject, Sendable {
     /// The batching engine's counters (KV blocks, prefix cache, batch sizes); nil when the
     /// backend has none.
     var engineStats: SchedulerSnapshot? { get }
-    /// Throws the 503 the server answers when the waiting queue is full (checked before a
-    /// response starts; `generate` fails the same way if the queue filled in between).
-    func checkCapacity() throws
-    /// Queues a generation. Ending the stream's consumption (client gone, task cancelled) cancels
+    /// Queues a generation. The HTTP layer's `AdmissionGate` bounds how many run or wait, so a
+    /// backend must not refuse one for lack of room (the response has already started). Ending the stream's consumption (client gone, task cancelled) cancels
     /// it: a queued request is dropped, a running one stops within one step.
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error>
 }
 
 extension InferenceBackend {
     public var engineStats: SchedulerSnapshot? { nil }
-    public func checkCapacity() throws {}
 }

@@ -36,6 +36,13 @@ public struct OpenAIError: Error, HTTPResponseError, CustomStringConvertible {
         return e
     }
 
+    /// The client's own load is the cause (OpenAI's rate-limit shape).
+    public static func rateLimited(_ message: String) -> OpenAIError {
+        var e = OpenAIError(status: .tooManyRequests, message: message, type: "requests", param: nil, code: "rate_limit_exceeded")
+        e.headers[.retryAfter] = "1"
+        return e
+    }
+
     public static func server(_ message: String) -> OpenAIError {
         OpenAIError(status: .internalServerError, message: message, type: "server_error", param: nil, code: nil)
     }

@@ -3,6 +3,7 @@ import Hummingbird
 import IQuestEngine
 import IQuestOutputParsing
 import IQuestTemplates
+import Logging
 
 /// `POST /v1/chat/completions`.
 extension OpenAIRoutes {
@@ -23,7 +24,8 @@ extension OpenAIRoutes {
         let model = try readyModel()
         let chat = try ChatRequest(try await readJSON(request), defaults: model.samplingDefaults)
         try checkModel(chat.model, model)
-        try backend.checkCapacity()
+        // Held until the response is written; any error below releases it as it goes away.
+        let admission = try admit(context)
         let useTools = chat.toolChoice != .none
         let prompt: String
         do {
@@ -43,19 +45,20 @@ extension OpenAIRoutes {
         let id = OpenAIShapes.newID("chatcmpl-")
         let created = Int(Date().timeIntervalSince1970)
         if chat.fields.stream {
-            return streamChat(chat, base: base, setup: setup, id: id, created: created, model: model)
+            return streamChat(chat, base: base, setup: setup, id: id, created: created, model: model, admission: admission,
+                              logger: context.logger)
         }
         let routes = self
         let n = chat.fields.n
         let promptCount = ids.count
-        return jsonResponse { writer in
+        return jsonResponse(route: "/v1/chat/completions", admission: admission, logger: context.logger) { writer, body in
             var choices: [JSONOut] = []
             var completionTokens = 0
             var cached: Int?
             for index in 0..<n {
                 var request = base
                 request.sampling = routes.sampling(base.sampling, choice: index)
-                let (tokens, stats) = try await routes.collect(request, heartbeat: &writer)
+                let (tokens, stats) = try await routes.collect(request, admission: admission, body: body, heartbeat: &writer)
                 completionTokens += stats.generatedTokens
                 // The prompt is counted once, so its cached share is the first choice's.
                 if cached == nil { cached = stats.cachedPromptTokens }
@@ -123,9 +126,9 @@ extension OpenAIRoutes {
     }
 
     private func streamChat(_ chat: ChatRequest, base: GenerationRequest, setup: OutputSetup, id: String, created: Int,
-                            model: ServedModel) -> Response {
+                            model: ServedModel, admission: Admission, logger: Logger) -> Response {
         let routes = self
-        let body = ResponseBody { writer in
+        return eventStreamResponse(route: "/v1/chat/completions", admission: admission, logger: logger) { writer, body in
             func chunk(_ index: Int, delta: JSONOut, logprobs: JSONOut = .null, finish: JSONOut = .null) -> JSONOut {
                 ["id": .string(id), "object": "chat.completion.chunk", "created": .int(created), "model": .string(model.id),
                  "system_fingerprint": .string(OpenAIShapes.systemFingerprint),
@@ -136,7 +139,7 @@ extension OpenAIRoutes {
             for index in 0..<chat.fields.n {
                 var request = base
                 request.sampling = routes.sampling(base.sampling, choice: index)
-                try await writer.write(Self.sse(chunk(index, delta: ["role": "assistant", "content": ""])))
+                try await body.write(Self.sse(chunk(index, delta: ["role": "assistant", "content": ""])), to: &writer)
                 var parser = setup.makeParser()
                 var pendingLogprobs: [JSONOut] = []
                 var toolIndex = 0
@@ -153,15 +156,16 @@ extension OpenAIRoutes {
                         }
                         let lp: JSONOut = chat.logprobs ? ["content": .array(pendingLogprobs)] : .null
                         pendingLogprobs.removeAll()
-                        try await writer.write(Self.sse(chunk(index, delta: d, logprobs: lp)))
+                        try await body.write(Self.sse(chunk(index, delta: d, logprobs: lp)), to: &writer)
                     }
                 }
                 var finished: GenerationStats?
                 do {
-                    for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval) {
+                    for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval,
+                                                               admission: admission) {
                         switch event {
                         case .ping:
-                            try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                            try await body.write(ByteBuffer(string: ": ping\n\n"), to: &writer)
                         case .generation(.started):
                             break
                         case .generation(.token(let token)):
@@ -183,18 +187,16 @@ extension OpenAIRoutes {
                 completionTokens += stats.generatedTokens
                 if cached == nil { cached = stats.cachedPromptTokens }
                 let reason = OpenAIShapes.finishReason(stats.finishReason, toolCalls: toolIndex > 0)
-                try await writer.write(Self.sse(chunk(index, delta: [:], finish: .string(reason))))
+                try await body.write(Self.sse(chunk(index, delta: [:], finish: .string(reason))), to: &writer)
             }
             if chat.fields.includeUsage {
                 let usage: JSONOut = ["id": .string(id), "object": "chat.completion.chunk", "created": .int(created),
                                       "model": .string(model.id), "system_fingerprint": .string(OpenAIShapes.systemFingerprint),
                                       "choices": [], "usage": OpenAIShapes.usage(prompt: base.promptIds.count, completion: completionTokens,
                                                                                       cached: cached ?? 0)]
-                try await writer.write(Self.sse(usage))
+                try await body.write(Self.sse(usage), to: &writer)
             }
-            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-            try await writer.finish(nil)
+            try await body.write(ByteBuffer(string: "data: [DONE]\n\n"), to: &writer)
         }
-        return Response(status: .ok, headers: Self.sseHeaders(), body: body)
     }
 }

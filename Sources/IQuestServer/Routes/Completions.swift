@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import IQuestEngine
+import Logging
 
 /// `POST /v1/completions` (the legacy text API).
 extension OpenAIRoutes {
@@ -8,7 +9,8 @@ extension OpenAIRoutes {
         let model = try readyModel()
         let body = try CompletionRequest(try await readJSON(request), defaults: model.samplingDefaults)
         try checkModel(body.model, model)
-        try backend.checkCapacity()
+        // Held until the response is written; any error below releases it as it goes away.
+        let admission = try admit(context)
         if body.echo && body.logprobs != nil {
             throw OpenAIError.invalid("'echo' together with 'logprobs' is not supported (prompt log-probabilities are not computed)",
                                       param: "echo")
@@ -49,13 +51,14 @@ extension OpenAIRoutes {
         let promptTokens = prompts.reduce(0) { $0 + $1.ids.count }
         if body.fields.stream {
             return streamCompletions(body, requests: requests, echoes: prompts.map { body.echo ? $0.text : "" },
-                                     id: id, created: created, model: model, promptTokens: promptTokens)
+                                     id: id, created: created, model: model, promptTokens: promptTokens, admission: admission,
+                                     logger: context.logger)
         }
         let routes = self
         let echoes = prompts.map { body.echo ? $0.text : "" }
         let wantLogprobs = body.logprobs != nil
         let generations = requests
-        return jsonResponse { writer in
+        return jsonResponse(route: "/v1/completions", admission: admission, logger: context.logger) { writer, started in
             var choices: [JSONOut] = []
             var completionTokens = 0
             var cached = 0
@@ -63,7 +66,7 @@ extension OpenAIRoutes {
                 for k in 0..<n {
                     var request = base
                     request.sampling = routes.sampling(base.sampling, choice: k)
-                    let (tokens, stats) = try await routes.collect(request, heartbeat: &writer)
+                    let (tokens, stats) = try await routes.collect(request, admission: admission, body: started, heartbeat: &writer)
                     completionTokens += stats.generatedTokens
                     cached += stats.cachedPromptTokens
                     let text = tokens.map(\.text).joined()
@@ -96,10 +99,10 @@ extension OpenAIRoutes {
     }
 
     private func streamCompletions(_ body: CompletionRequest, requests: [GenerationRequest], echoes: [String], id: String,
-                                   created: Int, model: ServedModel, promptTokens: Int) -> Response {
+                                   created: Int, model: ServedModel, promptTokens: Int, admission: Admission, logger: Logger) -> Response {
         let routes = self
         let n = body.fields.n
-        let stream = ResponseBody { writer in
+        return eventStreamResponse(route: "/v1/completions", admission: admission, logger: logger) { writer, started in
             func chunk(_ index: Int, text: String, logprobs: JSONOut = .null, finish: JSONOut = .null) -> JSONOut {
                 ["id": .string(id), "object": "text_completion", "created": .int(created), "model": .string(model.id),
                  "system_fingerprint": .string(OpenAIShapes.systemFingerprint),
@@ -112,18 +115,19 @@ extension OpenAIRoutes {
                     let index = p * n + k
                     var request = base
                     request.sampling = routes.sampling(base.sampling, choice: k)
-                    if !echoes[p].isEmpty { try await writer.write(Self.sse(chunk(index, text: echoes[p]))) }
+                    if !echoes[p].isEmpty { try await started.write(Self.sse(chunk(index, text: echoes[p])), to: &writer) }
                     var timing = LatencyTracker(metrics: routes.metrics)
                     var finished: GenerationStats?
                     do {
-                        for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval) {
+                        for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval,
+                                                                   admission: admission) {
                             switch event {
-                            case .ping: try await writer.write(ByteBuffer(string: ": ping\n\n"))
+                            case .ping: try await started.write(ByteBuffer(string: ": ping\n\n"), to: &writer)
                             case .generation(.started): break
                             case .generation(.token(let t)):
                                 timing.token()
                                 let lp: JSONOut = request.logprobs ? routes.legacyLogprobs([t], offset: 0) : .null
-                                if !t.text.isEmpty || request.logprobs { try await writer.write(Self.sse(chunk(index, text: t.text, logprobs: lp))) }
+                                if !t.text.isEmpty || request.logprobs { try await started.write(Self.sse(chunk(index, text: t.text, logprobs: lp)), to: &writer) }
                             case .generation(.finished(let stats)):
                                 timing.finished(stats)
                                 finished = stats
@@ -138,7 +142,7 @@ extension OpenAIRoutes {
                     completionTokens += stats.generatedTokens
                     cached += stats.cachedPromptTokens
                     let reason = OpenAIShapes.finishReason(stats.finishReason, toolCalls: false)
-                    try await writer.write(Self.sse(chunk(index, text: "", finish: .string(reason))))
+                    try await started.write(Self.sse(chunk(index, text: "", finish: .string(reason))), to: &writer)
                 }
             }
             if body.fields.includeUsage {
@@ -146,11 +150,9 @@ extension OpenAIRoutes {
                                       "system_fingerprint": .string(OpenAIShapes.systemFingerprint), "choices": [],
                                       "usage": OpenAIShapes.usage(prompt: promptTokens * n, completion: completionTokens,
                                                                                   cached: cached)]
-                try await writer.write(Self.sse(usage))
+                try await started.write(Self.sse(usage), to: &writer)
             }
-            try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-            try await writer.finish(nil)
+            try await started.write(ByteBuffer(string: "data: [DONE]\n\n"), to: &writer)
         }
-        return Response(status: .ok, headers: Self.sseHeaders(), body: stream)
     }
 }

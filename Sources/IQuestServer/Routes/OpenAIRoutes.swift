@@ -4,12 +4,17 @@ import Hummingbird
 import IQuestEngine
 import IQuestOutputParsing
 import IQuestTemplates
+import Logging
 
 /// Shared state and steps of the OpenAI routes.
 struct OpenAIRoutes: Sendable {
     let backend: any InferenceBackend
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
+    /// Admission of generation requests (decided before a response starts).
+    let gate: AdmissionGate
+    /// The connection guard's counters, when serving on a socket.
+    let connections: ConnectionLimits?
 
     /// The served model, or 503 while it loads.
     func readyModel() throws -> ServedModel {
@@ -37,6 +42,17 @@ struct OpenAIRoutes: Sendable {
         return try JSONObject(value, path: "")
     }
 
+    /// A place for one generation request, or the 503/429 that refuses it (counted by reason).
+    func admit(_ context: some RequestContext) throws -> Admission {
+        do {
+            return try gate.admit(client: (context as? ServerRequestContext)?.clientKey ?? "unknown")
+        } catch {
+            let reason = error.status == .tooManyRequests ? "client_limit" : gate.isDraining ? "shutting_down" : "busy"
+            metrics.recordRejected(reason: reason)
+            throw error
+        }
+    }
+
     /// Checks the model name a request asked for (absent is fine).
     func checkModel(_ name: String?, _ model: ServedModel) throws {
         guard let name, name != model.id else { return }
@@ -59,14 +75,15 @@ struct OpenAIRoutes: Sendable {
     /// written to `writer` every heartbeat interval (JSON allows leading whitespace): that keeps
     /// proxies from timing out and makes a gone client fail the write, which cancels the
     /// generation as it does for streams.
-    func collect(_ request: GenerationRequest,
+    func collect(_ request: GenerationRequest, admission: Admission, body: StartedResponse,
                  heartbeat writer: inout any ResponseBodyWriter) async throws -> (tokens: [GeneratedToken], stats: GenerationStats) {
         var tokens: [GeneratedToken] = []
         var timing = LatencyTracker(metrics: metrics)
         do {
-            for try await event in pumpEvents(backend.generate(request), pingInterval: configuration.heartbeatInterval) {
+            for try await event in pumpEvents(backend.generate(request), pingInterval: configuration.heartbeatInterval,
+                                              admission: admission) {
                 switch event {
-                case .ping: try await writer.write(ByteBuffer(string: " "))
+                case .ping: try await body.write(ByteBuffer(string: " "), to: &writer)
                 case .generation(.started): break
                 case .generation(.token(let t)):
                     timing.token()
@@ -84,13 +101,38 @@ struct OpenAIRoutes: Sendable {
         throw OpenAIError.server("the generation ended without a result")
     }
 
-    /// A JSON response whose body is produced by `produce` while heartbeats go out (see `collect`).
-    /// Everything that can be refused with a 4xx must be checked before this is called.
-    func jsonResponse(producing produce: @escaping @Sendable (inout any ResponseBodyWriter) async throws -> JSONOut) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
-            let value = try await produce(&writer)
-            try await writer.write(ByteBuffer(string: value.text))
-            try await writer.finish(nil)
+    /// A 200 JSON response whose body is produced by `produce` while heartbeats go out (see
+    /// `collect`); a failure after that is written as the OpenAI error object instead (the
+    /// whitespace before it keeps the body valid JSON). Everything that can be refused with a
+    /// 4xx or 503 must be checked, and `admission` taken, before this is called.
+    func jsonResponse(route: String, admission: Admission, logger: Logger,
+                      producing produce: @escaping @Sendable (inout any ResponseBodyWriter, StartedResponse) async throws -> JSONOut) -> Response {
+        let body = StartedResponse(kind: .json, route: route, metrics: metrics, logger: logger)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+            defer { admission.release() }
+            do {
+                let value = try await produce(&writer, body)
+                try await body.write(ByteBuffer(string: value.text), to: &writer)
+                try await body.finish(&writer)
+            } catch {
+                try await body.end(after: error, writer: &writer)
+            }
+        })
+    }
+
+    /// A 200 server-sent-events response written by `produce`; a failure after the status line
+    /// ends the stream with an error event and `[DONE]` (see `StartedResponse`).
+    func eventStreamResponse(route: String, admission: Admission, logger: Logger,
+                             producing produce: @escaping @Sendable (inout any ResponseBodyWriter, StartedResponse) async throws -> Void) -> Response {
+        let body = StartedResponse(kind: .events, route: route, metrics: metrics, logger: logger)
+        return Response(status: .ok, headers: Self.sseHeaders(), body: ResponseBody { writer in
+            defer { admission.release() }
+            do {
+                try await produce(&writer, body)
+                try await body.finish(&writer)
+            } catch {
+                try await body.end(after: error, writer: &writer)
+            }
         })
     }
 

@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import IQuestOutputParsing
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 /// Settings of `iquest serve` that the HTTP layer uses.
 public struct ServerConfiguration: Sendable {
@@ -24,19 +26,41 @@ public struct ServerConfiguration: Sendable {
     public var pingInterval: Duration = .seconds(5)
     /// Whitespace interval while a non-streaming response is being generated.
     public var heartbeatInterval: Duration = .seconds(1)
+    /// Generation requests (chat, completions) admitted at once, running and waiting together;
+    /// past it the answer is 503 with Retry-After before any response starts. nil: no bound
+    /// (`iquest serve` sets the engine's slots plus its queue).
+    public var maxConcurrentRequests: Int?
+    /// Generation requests one client (IP address) may have admitted at once; past it that
+    /// client gets 429 with Retry-After while others are still served. nil: no per-client bound.
+    public var maxRequestsPerClient: Int?
+    /// Open connections; past it a connection's request gets 503 and the connection closes.
+    public var maxConnections = 1024
+    /// A request head must arrive within this long (slow-header clients; idle keep-alive too).
+    public var headerTimeout: Duration = .seconds(30)
+    /// A request body must arrive within this long of its head (slow-body clients).
+    public var bodyTimeout: Duration = .seconds(60)
+    /// On SIGTERM/SIGINT, how long admitted requests may run on before they are ended with an
+    /// error event.
+    public var shutdownGracePeriod: Duration = .seconds(30)
 
     public init() {}
 }
 
-/// Routes, each also without the `/v1` prefix as llama.cpp accepts.
+/// Routes, each also without the `/v1` prefix as llama.cpp accepts. `gate` decides admission of
+/// generation requests (default: one of `configuration.maxConcurrentRequests` places);
+/// `connections`, when the routes run behind a real socket, feeds `/metrics`.
 public func makeServerRouter(backend: any InferenceBackend, configuration: ServerConfiguration,
-                             metrics: ServerMetrics) -> Router<BasicRequestContext> {
-    let router = Router()
+                             metrics: ServerMetrics, gate: AdmissionGate? = nil,
+                             connections: ConnectionLimits? = nil) -> Router<ServerRequestContext> {
+    let router = Router(context: ServerRequestContext.self)
     router.add(middleware: ErrorAndMetricsMiddleware(metrics: metrics))
     if let key = configuration.apiKey {
         router.add(middleware: APIKeyMiddleware(key: Array(key.utf8)))
     }
-    let routes = OpenAIRoutes(backend: backend, configuration: configuration, metrics: metrics)
+    let routes = OpenAIRoutes(backend: backend, configuration: configuration, metrics: metrics,
+                              gate: gate ?? AdmissionGate(capacity: configuration.maxConcurrentRequests,
+                                                          perClient: configuration.maxRequestsPerClient),
+                              connections: connections)
     for prefix in ["/v1", ""] {
         router.post("\(prefix)/chat/completions") { try await routes.chatCompletions($0, context: $1) }
         router.post("\(prefix)/completions") { try await routes.completions($0, context: $1) }
@@ -50,13 +74,36 @@ public func makeServerRouter(backend: any InferenceBackend, configuration: Serve
     return router
 }
 
-/// The whole server as a Hummingbird application (run it with `runService()`, which stops
-/// gracefully on SIGINT/SIGTERM).
+/// The whole server as a Hummingbird application: the routes behind a `ConnectionGuard` on every
+/// connection (connection cap, header/body timeouts, closing after early answers).
 public func makeServerApplication(backend: any InferenceBackend, configuration: ServerConfiguration,
-                                  metrics: ServerMetrics = ServerMetrics(), logger: Logger? = nil,
+                                  metrics: ServerMetrics = ServerMetrics(), gate: AdmissionGate? = nil, logger: Logger? = nil,
                                   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-    Application(router: makeServerRouter(backend: backend, configuration: configuration, metrics: metrics),
-                configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "iquest"),
-                onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
-                logger: logger)
+    let log = logger ?? Logger(label: "iquest.server")
+    let limits = ConnectionLimits(maxConnections: configuration.maxConnections, headerTimeout: configuration.headerTimeout,
+                                  bodyTimeout: configuration.bodyTimeout, metrics: metrics, logger: log)
+    let router = makeServerRouter(backend: backend, configuration: configuration, metrics: metrics, gate: gate, connections: limits)
+    return Application(router: router,
+                       server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(limits: limits)])),
+                       configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "iquest"),
+                       onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+                       logger: log)
+}
+
+/// The application and its `DrainService` in one service group that stops gracefully on
+/// SIGTERM/SIGINT (unless `stopOnSignals` is false): admission closes first, admitted requests finish (or end with an error event after
+/// the grace period), then the HTTP server stops. `run()` it; `triggerGracefulShutdown()` does
+/// what a signal does.
+public func makeServerServiceGroup(backend: any InferenceBackend, configuration: ServerConfiguration,
+                                   metrics: ServerMetrics = ServerMetrics(), logger: Logger? = nil,
+                                   stopOnSignals: Bool = true,
+                                   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> ServiceGroup {
+    let log = logger ?? Logger(label: "iquest.server")
+    let gate = AdmissionGate(capacity: configuration.maxConcurrentRequests, perClient: configuration.maxRequestsPerClient)
+    let app = makeServerApplication(backend: backend, configuration: configuration, metrics: metrics, gate: gate, logger: log,
+                                    onServerRunning: onServerRunning)
+    let drain = DrainService(gate: gate, gracePeriod: configuration.shutdownGracePeriod, logger: log)
+    // Services stop in reverse order: the drain service before the HTTP server.
+    return ServiceGroup(configuration: .init(services: [app, drain], gracefulShutdownSignals: stopOnSignals ? [UnixSignal.sigterm, .sigint] : [],
+                                             logger: log))
 }

@@ -12,8 +12,10 @@ extension OpenAIRoutes {
         ]]])
     }
 
-    /// 200 when ready; 503 with the load progress (or the load error) otherwise.
+    /// 200 when ready; 503 with the load progress (or the load error, or while shutting down)
+    /// otherwise.
     func health(_ request: Request, context: some RequestContext) async throws -> Response {
+        if gate.isDraining { return jsonResponse(["status": "shutting_down"], status: .serviceUnavailable) }
         switch backend.state {
         case .ready: return jsonResponse(["status": "ok"])
         case .loading(let progress): return jsonResponse(["status": "loading", "progress": .string(progress)], status: .serviceUnavailable)
@@ -25,6 +27,7 @@ extension OpenAIRoutes {
         let depth = backend.queueDepth
         metrics.updateQueue(waiting: depth.waiting, running: depth.running)
         metrics.updateEngine(backend.engineStats)
+        metrics.updateAdmission(openConnections: connections?.openConnections ?? 0, admitted: gate.held, capacity: gate.capacity)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition())))
     }

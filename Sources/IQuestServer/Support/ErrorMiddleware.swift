@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import IQuestEngine
 import NIOCore
+import NIOHTTP1
 
 /// Outermost middleware: every failure leaves as OpenAI's error object (router 404s, oversized
 /// bodies and unexpected errors included), and every response is counted in `/metrics`.
@@ -18,6 +19,15 @@ struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         let response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPParserError {
+            // The client broke the request (or went away) while its body was being read. Hummingbird
+            // answers 400 and closes the connection when this propagates; it is the client's
+            // doing, so it is counted and logged quietly.
+            let kind = error == .invalidEOFState ? "disconnect_during_body" : "malformed_http"
+            metrics.recordClientCondition(kind)
+            context.logger.debug("request body unreadable: \(error.debugDescription)", metadata: ["kind": "\(kind)"])
+            metrics.recordResponse(route: route, method: request.method.rawValue, status: 400)
+            throw error
         } catch let error as OpenAIError {
             response = try error.response(from: request, context: context)
         } catch let error as GenerationError {
@@ -45,6 +55,11 @@ struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             context.logger.error("request failed: \(error)")
             response = try OpenAIError.server("internal error: \(error)").response(from: request, context: context)
+        }
+        switch response.status.code {
+        case 401: metrics.recordClientCondition("unauthorized")
+        case 400, 404, 405, 413, 422: metrics.recordClientCondition("invalid_request")
+        default: break
         }
         metrics.recordResponse(route: route, method: request.method.rawValue, status: response.status.code)
         return response

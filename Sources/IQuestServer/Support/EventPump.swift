@@ -9,9 +9,11 @@ public enum StreamEvent: Sendable {
 }
 
 /// Merges a generation with keep-alive ticks. Stopping the returned stream's consumption
-/// (the response writer failed: client gone) cancels the generation.
+/// (the response writer failed: client gone) cancels the generation. When `admission` is
+/// aborted (shutdown past its grace period) the stream fails with the abort's error, which the
+/// route writes as an error event; the generation is cancelled the same way.
 public func pumpEvents(_ source: AsyncThrowingStream<GenerationEvent, any Error>,
-                pingInterval: Duration) -> AsyncThrowingStream<StreamEvent, any Error> {
+                       pingInterval: Duration, admission: Admission? = nil) -> AsyncThrowingStream<StreamEvent, any Error> {
     let (out, continuation) = AsyncThrowingStream<StreamEvent, any Error>.makeStream()
     let forward = Task {
         do {
@@ -28,9 +30,11 @@ public func pumpEvents(_ source: AsyncThrowingStream<GenerationEvent, any Error>
             continuation.yield(.ping)
         }
     }
+    let abortKey = admission?.onAbort { continuation.finish(throwing: $0) }
     continuation.onTermination = { _ in
         forward.cancel()
         ticker.cancel()
+        if let abortKey { admission?.removeAbortHandler(abortKey) }
     }
     return out
 }

@@ -19,6 +19,9 @@ public final class ServerMetrics: Sendable {
     private let waiting: CoreMetrics.Gauge
     private let engineGauges: [(label: String, value: @Sendable (SchedulerSnapshot) -> Double, gauge: CoreMetrics.Gauge)]
     private let resident: CoreMetrics.Gauge
+    private let openConnectionsGauge: CoreMetrics.Gauge
+    private let admittedGauge: CoreMetrics.Gauge
+    private let capacityGauge: CoreMetrics.Gauge
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -54,6 +57,9 @@ public final class ServerMetrics: Sendable {
         ]
         engineGauges = engine.map { ($0.0, $0.1, CoreMetrics.Gauge(label: $0.0, factory: factory)) }
         resident = CoreMetrics.Gauge(label: "process_resident_memory_bytes", factory: factory)
+        openConnectionsGauge = CoreMetrics.Gauge(label: "iquest:open_connections", factory: factory)
+        admittedGauge = CoreMetrics.Gauge(label: "iquest:requests_admitted", factory: factory)
+        capacityGauge = CoreMetrics.Gauge(label: "iquest:requests_admitted_capacity", factory: factory)
     }
 
     /// Engine and process gauges, refreshed when `/metrics` is scraped.
@@ -92,6 +98,34 @@ public final class ServerMetrics: Sendable {
     public func recordTimeToFirstToken(seconds: Double) { timeToFirstToken.recordNanoseconds(Int64(seconds * 1e9)) }
     public func recordInterTokenLatency(seconds: Double) { interTokenLatency.recordNanoseconds(Int64(seconds * 1e9)) }
     public func recordRequestLatency(seconds: Double) { endToEnd.recordNanoseconds(Int64(seconds * 1e9)) }
+
+    /// A request refused before its status line (`iquest:requests_rejected_total{reason}`):
+    /// `busy` (every place taken), `shutting_down`, `connections` (the open-connection cap).
+    public func recordRejected(reason: String) {
+        CoreMetrics.Counter(label: "iquest:requests_rejected_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
+    /// A response that had started (200 sent) and ended with an error event or JSON error object
+    /// instead of a result (`iquest:responses_failed_after_start_total{handler,type}`).
+    public func recordFailedAfterStart(route: String, type: String) {
+        CoreMetrics.Counter(label: "iquest:responses_failed_after_start_total", dimensions: [("handler", route), ("type", type)],
+                            factory: factory).increment()
+    }
+
+    /// Something the client caused (`iquest:client_conditions_total{kind}`): disconnects
+    /// (`disconnect_during_body`, `disconnect_during_response`), `malformed_http`,
+    /// `invalid_request`, `unauthorized`, `header_timeout`, `body_timeout`, `closed_after_early_answer`.
+    /// These are logged at debug/notice level only; this counter is where they show.
+    public func recordClientCondition(_ kind: String) {
+        CoreMetrics.Counter(label: "iquest:client_conditions_total", dimensions: [("kind", kind)], factory: factory).increment()
+    }
+
+    /// Connection and admission gauges, refreshed when `/metrics` is scraped.
+    public func updateAdmission(openConnections: Int, admitted: Int, capacity: Int?) {
+        openConnectionsGauge.record(openConnections)
+        admittedGauge.record(admitted)
+        if let capacity { capacityGauge.record(capacity) }
+    }
 
     /// Queue gauges, refreshed when `/metrics` is scraped.
     public func updateQueue(waiting waitingCount: Int, running runningCount: Int) {
