@@ -87,6 +87,39 @@ public struct KVRows {
         return UnsafePointer(buffer)
     }
 
+    /// Keys of positions `range` (within one aligned tile of 16) as f32 rows [range.count,
+    /// headDim] one after another: the stored rows themselves when they are f32 and packed, else
+    /// decoded into `buffer`. Rows of one head in one block sit back to back, and a tile never
+    /// spans two blocks of 16 or more, so a packed tile decodes in one call (the encodings are
+    /// per row, so this equals decoding row by row).
+    @inline(__always) func keyTile(_ range: Range<Int>, head: Int, headDim: Int, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        rowTile(range, base: keys, kind: keyKind, headStride: keyHeadStride, rowStride: keyRowStride, head: head,
+                headDim: headDim, buffer: buffer)
+    }
+
+    /// Values of positions `range`, like `keyTile`.
+    @inline(__always) func valueTile(_ range: Range<Int>, head: Int, headDim: Int, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        rowTile(range, base: values, kind: valueKind, headStride: valueHeadStride, rowStride: valueRowStride, head: head,
+                headDim: headDim, buffer: buffer)
+    }
+
+    @inline(__always)
+    private func rowTile(_ range: Range<Int>, base: UnsafeRawPointer, kind: WeightKind, headStride: Int, rowStride: Int,
+                         head: Int, headDim: Int, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        guard !range.isEmpty else { return UnsafePointer(buffer) }
+        let first = base + (blockBase(range.lowerBound) &+ head &* headStride &+ (range.lowerBound & mask) &* rowStride)
+        if mask + 1 >= attentionTile && rowStride == kind.rowBytes(columns: headDim) {
+            if kind == .f32 { return first.assumingMemoryBound(to: Float.self) }
+            dequantizeRow(kind, first, into: buffer, count: range.count * headDim)
+            return UnsafePointer(buffer)
+        }
+        for (i, p) in range.enumerated() {
+            let row = base + (blockBase(p) &+ head &* headStride &+ (p & mask) &* rowStride)
+            dequantizeRow(kind, row, into: buffer + i * headDim, count: headDim)
+        }
+        return UnsafePointer(buffer)
+    }
+
     /// The value row as f32, like `keyFloats`.
     @inline(__always) func valueFloats(_ position: Int, head: Int, headDim: Int, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
         let row = valueRow(position, head: head)

@@ -98,9 +98,16 @@ private func attendSegment(_ kv: KVRows, head: Int, positions: Range<Int>, group
                            queries: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>,
                            tile: UnsafeMutablePointer<Float>, into partial: UnsafeMutablePointer<Float>) {
     let n = positions.count, first = positions.lowerBound
-    for (j, p) in positions.enumerated() {
-        let k = kv.keyFloats(p, head: head, headDim: hd, buffer: tile)
-        for h in 0..<g { scores[h * decodeSegment + j] = dot(queries + h * hd, k, hd) }
+    // Keys a tile of aligned positions at a time (one decode call per tile).
+    var keyStart = first / attentionTile * attentionTile
+    while keyStart < positions.upperBound {
+        let lo = max(first, keyStart), hi = min(positions.upperBound, keyStart + attentionTile)
+        let keys = kv.keyTile(lo..<hi, head: head, headDim: hd, buffer: tile)
+        for p in lo..<hi {
+            let k = keys + (p - lo) * hd
+            for h in 0..<g { scores[h * decodeSegment + p - first] = dot(queries + h * hd, k, hd) }
+        }
+        keyStart += attentionTile
     }
     let m = partial, l = partial + g, acc = partial + 2 * g
     for h in 0..<g {
@@ -115,9 +122,8 @@ private func attendSegment(_ kv: KVRows, head: Int, positions: Range<Int>, group
         var tileStart = first / attentionTile * attentionTile
         while tileStart < positions.upperBound {
             let lo = max(first, tileStart), hi = min(positions.upperBound, tileStart + attentionTile)
-            for p in lo..<hi {
-                rows[p - lo] = kv.valueFloats(p, head: head, headDim: hd, buffer: tile + (p - tileStart) * hd)
-            }
+            let values = kv.valueTile(lo..<hi, head: head, headDim: hd, buffer: tile)
+            for p in lo..<hi { rows[p - lo] = values + (p - lo) * hd }
             let tileRows = UnsafeBufferPointer(rebasing: rows[0..<(hi - lo)])
             for h in 0..<g {
                 accumulateRows(tileRows, weights: scores + h * decodeSegment + (lo - first), headDim: hd, into: acc + h * hd)

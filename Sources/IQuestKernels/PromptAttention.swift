@@ -136,12 +136,11 @@ private func fillKeyPanel(_ kv: KVRows, head: Int, positions: Range<Int>, tileSt
 @inline(__always)
 private func fillValuePanel(_ kv: KVRows, head: Int, positions: Range<Int>, tileStart: Int, headDim hd: Int,
                             panel: UnsafeMutablePointer<Float>) {
-    for j in 0..<attentionTile {
-        let p = tileStart + j
-        if positions.contains(p) {
-            dequantizeRow(kv.valueKind, kv.valueRow(p, head: head), into: panel + j * hd, count: hd)
-        } else {
-            (panel + j * hd).update(repeating: 0, count: hd)
-        }
-    }
+    // Rows before the first valid one and after the last are zero; the valid ones are decoded
+    // as one tile straight into their places ([16, headDim] is the tile's own layout).
+    let lo = positions.lowerBound - tileStart, hi = positions.upperBound - tileStart
+    if lo > 0 { panel.update(repeating: 0, count: lo * hd) }
+    let rows = kv.valueTile(positions, head: head, headDim: hd, buffer: panel + lo * hd)
+    if rows != UnsafePointer(panel + lo * hd) { (panel + lo * hd).update(from: rows, count: positions.count * hd) }
+    if hi < attentionTile { (panel + hi * hd).update(repeating: 0, count: (attentionTile - hi) * hd) }
 }
