@@ -37,7 +37,9 @@ enum ModelDefaults {
     static func fimTokens(_ tokenizer: any Tokenizer) -> FIMTokens? {
         for (p, s, m) in [("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"), ("<fim_prefix>", "<fim_suffix>", "<fim_middle>")] {
             if tokenizer.tokenId(for: p) != nil, tokenizer.tokenId(for: s) != nil, tokenizer.tokenId(for: m) != nil {
-                return FIMTokens(prefix: p, suffix: s, middle: m)
+                let repo = tokenizer.tokenId(for: "<|repo_name|>") != nil ? "<|repo_name|>" : nil
+                let file = tokenizer.tokenId(for: "<|file_sep|>") != nil ? "<|file_sep|>" : nil
+                return FIMTokens(prefix: p, suffix: s, middle: m, repoName: repo, fileSeparator: file)
             }
         }
         return nil

@@ -23,25 +23,11 @@ extension OpenAIRoutes {
     func chatCompletions(_ request: Request, context: some RequestContext) async throws -> Response {
         let model = try readyModel()
         let chat = try ChatRequest(try await readJSON(request), defaults: model.samplingDefaults)
-        try checkModel(chat.model, model)
         // Held until the response is written; any error below releases it as it goes away.
         let admission = try admit(context)
-        let useTools = chat.toolChoice != .none
-        let prompt: String
-        do {
-            prompt = try backend.renderChat(messages: chat.messages, tools: useTools ? chat.tools : nil, options: chat.templateOptions)
-        } catch let error as OpenAIError {
-            throw error
-        } catch {
-            throw OpenAIError.invalid("the model's chat template failed on these messages: \(error)", param: "messages")
-        }
-        let ids = try backend.tokenize(prompt, addSpecialTokens: true)
-        let maxTokens = try completionBudget(promptCount: ids.count, requested: chat.fields.maxTokens, model: model)
-        let setup = outputSetup(chat, model: model, prompt: prompt, useTools: useTools)
-        var request = GenerationRequest(promptIds: ids, sampling: chat.fields.sampling, maxTokens: maxTokens,
-                                        stopStrings: chat.fields.stop, logprobs: chat.logprobs, topLogprobs: chat.topLogprobs)
-        request.ignoreStopTokens = chat.fields.ignoreEOS
-        let base = request
+        let prepared = try prepare(chat.turn, model: model)
+        let setup = prepared.setup
+        let base = prepared.request
         let id = OpenAIShapes.newID("chatcmpl-")
         let created = Int(Date().timeIntervalSince1970)
         if chat.fields.stream {
@@ -50,7 +36,7 @@ extension OpenAIRoutes {
         }
         let routes = self
         let n = chat.fields.n
-        let promptCount = ids.count
+        let promptCount = base.promptIds.count
         return jsonResponse(route: "/v1/chat/completions", admission: admission, logger: context.logger) { writer, body in
             var choices: [JSONOut] = []
             var completionTokens = 0
@@ -72,7 +58,7 @@ extension OpenAIRoutes {
         }
     }
 
-    func outputSetup(_ chat: ChatRequest, model: ServedModel, prompt: String, useTools: Bool) -> OutputSetup {
+    func outputSetup(_ chat: ChatTurn, model: ServedModel, prompt: String, useTools: Bool) -> OutputSetup {
         var reasoning: Bool
         switch configuration.reasoningParser {
         case .auto: reasoning = OutputSyntaxDetection.usesThinkTags(chatTemplate: model.chatTemplate)

@@ -16,14 +16,20 @@ struct StartedResponse {
     enum Kind: String {
         /// Server-sent events: a failure is one `data: {"error": …}` event, then `data: [DONE]`.
         case events
-        /// A JSON object after whitespace: a failure is the OpenAI error object itself.
+        /// A JSON object after whitespace: a failure is the error object itself.
         case json
+        /// Server-sent events with event names (Anthropic, Responses): a failure is an `error` event.
+        case namedEvents
+        /// Newline-delimited JSON (Ollama): a failure is one `{"error": …}` line.
+        case ndjson
     }
 
     let kind: Kind
     let route: String
     let metrics: ServerMetrics
     let logger: Logger
+    /// The protocol whose error body a failure is written in.
+    var shape: ErrorShape = .openAI
 
     func write(_ buffer: ByteBuffer, to writer: inout any ResponseBodyWriter) async throws {
         do {
@@ -57,12 +63,16 @@ struct StartedResponse {
         } else {
             logger.notice("response ended with an error: \(openAI.message)", metadata: ["route": "\(route)"])
         }
-        let text = String(decoding: openAI.body, as: UTF8.self)
+        let text = String(decoding: openAI.shapedBody(shape), as: UTF8.self)
         switch kind {
         case .events:
             try await write(ByteBuffer(string: "data: \(text)\n\ndata: [DONE]\n\n"), to: &writer)
         case .json:
             try await write(ByteBuffer(string: text), to: &writer)
+        case .namedEvents:
+            try await write(ByteBuffer(string: "event: error\ndata: \(text)\n\n"), to: &writer)
+        case .ndjson:
+            try await write(ByteBuffer(string: text + "\n"), to: &writer)
         }
         try await finish(&writer)
     }
