@@ -237,6 +237,11 @@ final class AnthropicRouteTests: XCTestCase {
             XCTAssertEqual(root.status, .ok)
             let head = try await client.client.executeRequest(uri: "/", method: .head, headers: [:], body: nil)
             XCTAssertEqual(head.status, .ok)
+            let version = try await client.get("/api/version")
+            XCTAssertEqual(version.status, .ok)
+            let tags = try await client.get("/api/tags")
+            XCTAssertEqual(tags.status, .unauthorized)
+            XCTAssertNotNil(try tags.json["error"] as? String)
         }
     }
 }

@@ -71,8 +71,9 @@ struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     static var xAPIKey: HTTPField.Name { HTTPField.Name("x-api-key")! }
     let key: [UInt8]
-    /// `/` answers Claude Code's reachability check (HEAD or GET) without a key.
-    static var publicPaths: Set<String> { ["/", "/health", "/v1/health", "/v1/models", "/models"] }
+    /// `/` answers Claude Code's reachability check (HEAD or GET) and `/api/version` Ollama
+    /// clients' probe without a key; neither says anything about the model.
+    static var publicPaths: Set<String> { ["/", "/api/version", "/health", "/v1/health", "/v1/models", "/models"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.publicPaths.contains(request.uri.path) { return try await next(request, context) }
