@@ -67,6 +67,8 @@ struct AnthropicStreamEncoder {
         switch event {
         case .ping:
             return Self.event("ping", ["type": "ping"])
+        case .token:
+            return ""
         case .content(let s):
             return openBlock(.text) + delta(["type": "text_delta", "text": .string(s)])
         case .reasoning(let s):

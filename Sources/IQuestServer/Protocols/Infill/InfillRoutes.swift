@@ -41,7 +41,7 @@ extension OpenAIRoutes {
                         try await started.write(Self.sse(["content": .string(s), "stop": false]), to: &writer)
                     case .ping:
                         try await started.write(ByteBuffer(string: ": ping\n\n"), to: &writer)
-                    case .reasoning, .toolCall:
+                    case .reasoning, .toolCall, .token:
                         break
                     }
                 }

@@ -49,7 +49,7 @@ extension OpenAIRoutes {
             case .content(let s): return ("message", OllamaShapes.message(content: s, thinking: "", calls: []))
             case .reasoning(let s): return ("message", OllamaShapes.message(content: "", thinking: s, calls: []))
             case .toolCall(let c): return ("message", OllamaShapes.message(content: "", thinking: "", calls: [c]))
-            case .ping: return nil
+            case .ping, .token: return nil
             }
         } whole: { result in
             ("message", OllamaShapes.message(content: result.content, thinking: result.reasoning, calls: result.toolCalls))
@@ -88,7 +88,7 @@ extension OpenAIRoutes {
             switch event {
             case .content(let s): return ("response", .string(s))
             case .reasoning(let s): return ("thinking", .string(s))
-            case .toolCall, .ping: return nil
+            case .toolCall, .ping, .token: return nil
             }
         } whole: { result in
             ("response", .string(result.content))

@@ -32,6 +32,8 @@ struct ResponsesStreamEncoder {
         case .ping:
             // Responses has no ping event; an SSE comment keeps the connection and is ignored by clients.
             return ": ping\n\n"
+        case .token:
+            return ""
         case .content(let s):
             var out = openItem(.message)
             text += s

@@ -14,6 +14,9 @@ struct PreparedChat: Sendable {
 
 /// What every protocol's encoder consumes: the parsed output of one generation as it streams.
 enum ChatEvent: Sendable {
+    /// A generated token, before its text goes through the parser (for logprobs; most encoders
+    /// ignore it).
+    case token(GeneratedToken)
     case reasoning(String)
     case content(String)
     case toolCall(ParsedToolCall)
@@ -26,6 +29,7 @@ struct ChatResult: Sendable {
     var reasoning = ""
     var content = ""
     var toolCalls: [ParsedToolCall] = []
+    var tokens: [GeneratedToken] = []
     var stats = GenerationStats()
 
     mutating func add(_ event: ChatEvent) {
@@ -33,6 +37,7 @@ struct ChatResult: Sendable {
         case .reasoning(let s): reasoning += s
         case .content(let s): content += s
         case .toolCall(let c): toolCalls.append(c)
+        case .token(let t): tokens.append(t)
         case .ping: break
         }
     }
@@ -89,6 +94,7 @@ extension OpenAIRoutes {
                 case .generation(.started): break
                 case .generation(.token(let token)):
                     timing.token()
+                    try await handle(.token(token), &writer)
                     try await emit(parser.feed(token.text), &writer)
                 case .generation(.finished(let stats)):
                     timing.finished(stats)
