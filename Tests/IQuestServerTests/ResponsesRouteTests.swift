@@ -117,8 +117,13 @@ final class ResponsesRouteTests: XCTestCase {
         try await withServer(backend) { client in
             let events = try await client.post("/v1/responses", json: Self.body(#""stream": true"#)).namedEvents()
             XCTAssertEqual(events.first?.name, "response.created")
-            XCTAssertEqual(events.last?.name, "error")
-            XCTAssertEqual(events.last?.data["code"] as? String, "server_error")
+            XCTAssertEqual(events.suffix(2).map(\.name), ["error", "response.failed"])
+            XCTAssertEqual(events.dropLast().last?.data["code"] as? String, "server_error")
+            let response = try XCTUnwrap(events.last?.data["response"] as? [String: Any])
+            XCTAssertEqual(response["status"] as? String, "failed")
+            XCTAssertEqual((response["error"] as? [String: Any])?["code"] as? String, "server_error")
+            // Numbered without a gap to the end.
+            XCTAssertEqual(events.map { $0.data["sequence_number"] as? Int }, Array(0..<events.count).map { Optional($0) })
         }
     }
 }

@@ -10,7 +10,8 @@ enum ErrorShape: Sendable {
     /// `{"error": "message"}`
     case ollama
     /// A Responses stream's `error` event: `{"type": "error", "code", "message", "param"}` (its
-    /// requests' errors before the stream starts are OpenAI's).
+    /// requests' errors before the stream starts are OpenAI's; the route writes the events of a
+    /// generation that fails, this shape covers anything else).
     case responsesEvent
 
     static func forPath(_ path: String) -> ErrorShape {

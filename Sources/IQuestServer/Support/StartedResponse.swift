@@ -9,6 +9,12 @@ struct ClientGone: Error {
     let underlying: any Error
 }
 
+/// A failure whose closing events the route has already written (Responses numbers its events,
+/// so only the route can write them); `end(after:)` still counts and logs it.
+struct EndWritten: Error {
+    let underlying: any Error
+}
+
 /// The body of a response whose status line has gone out (200 with SSE or a JSON object behind
 /// whitespace heartbeats). Writes that fail become `ClientGone`, so a route can tell a gone client
 /// from a failed generation; `end(after:)` turns any failure into the end the client can parse.
@@ -56,7 +62,8 @@ struct StartedResponse {
             logger.debug("client went away during the response", metadata: ["route": "\(route)", "error": "\(gone.underlying)"])
             throw gone
         }
-        let openAI = Self.openAIError(error)
+        let written = error is EndWritten
+        let openAI = Self.openAIError((error as? EndWritten)?.underlying ?? error)
         metrics.recordFailedAfterStart(route: route, type: openAI.type)
         if openAI.status.code >= 500 && openAI.type != "service_unavailable" {
             logger.error("generation failed after the response started: \(openAI.message)", metadata: ["route": "\(route)"])
@@ -64,7 +71,9 @@ struct StartedResponse {
             logger.notice("response ended with an error: \(openAI.message)", metadata: ["route": "\(route)"])
         }
         let text = String(decoding: openAI.shapedBody(shape), as: UTF8.self)
-        switch kind {
+        switch written ? nil : kind {
+        case nil:
+            break
         case .events:
             try await write(ByteBuffer(string: "data: \(text)\n\ndata: [DONE]\n\n"), to: &writer)
         case .json:

@@ -19,9 +19,15 @@ extension OpenAIRoutes {
                                        shape: .responsesEvent) { writer, started in
                 var encoder = ResponsesStreamEncoder(shapes: shapes)
                 try await started.write(ByteBuffer(string: encoder.start()), to: &writer)
-                let stats = try await routes.drive(prepared, admission: admission, pingInterval: routes.configuration.pingInterval,
+                let stats: GenerationStats
+                do {
+                    stats = try await routes.drive(prepared, admission: admission, pingInterval: routes.configuration.pingInterval,
                                                    writer: &writer) { event, writer in
-                    try await started.write(ByteBuffer(string: encoder.encode(event)), to: &writer)
+                        try await started.write(ByteBuffer(string: encoder.encode(event)), to: &writer)
+                    }
+                } catch let error where !(error is ClientGone) {
+                    try await started.write(ByteBuffer(string: encoder.failed(StartedResponse.openAIError(error))), to: &writer)
+                    throw EndWritten(underlying: error)
                 }
                 let reasoningTokens = routes.tokenCount(encoder.reasoning)
                 try await started.write(ByteBuffer(string: encoder.finish(stats, reasoningTokens: reasoningTokens)), to: &writer)

@@ -53,10 +53,11 @@ struct ResponsesShapes {
     static func status(_ stats: GenerationStats) -> String { stats.finishReason == .length ? "incomplete" : "completed" }
 
     /// The response object; `stats` nil while it is in progress.
-    func response(status: String, output: [JSONOut], stats: GenerationStats?, reasoningTokens: Int = 0) -> JSONOut {
+    func response(status: String, output: [JSONOut], stats: GenerationStats?, reasoningTokens: Int = 0,
+                  error: JSONOut = .null) -> JSONOut {
         let incomplete: JSONOut = status == "incomplete" ? ["reason": "max_output_tokens"] : .null
         return ["id": .string(id), "object": "response", "created_at": .int(createdAt), "status": .string(status),
-                "error": .null, "incomplete_details": incomplete, "instructions": .optional(request.instructions),
+                "error": error, "incomplete_details": incomplete, "instructions": .optional(request.instructions),
                 "max_output_tokens": request.maxOutputTokens.map { JSONOut.int($0) } ?? .null, "model": .string(model),
                 "output": .array(output), "parallel_tool_calls": .bool(request.parallelToolCalls), "previous_response_id": .null,
                 "reasoning": ["effort": .optional(request.reasoningEffort), "summary": .null], "store": false,

@@ -81,6 +81,17 @@ struct ResponsesStreamEncoder {
         return out
     }
 
+    /// A failure after the stream started: an `error` event, then `response.failed` with what was
+    /// produced so far.
+    mutating func failed(_ error: OpenAIError) -> String {
+        let code = JSONOut.string(error.code ?? error.type)
+        var out = event("error", [("code", code), ("message", .string(error.message)), ("param", .optional(error.param))])
+        let r = shapes.response(status: "failed", output: output, stats: nil,
+                                error: ["code": code, "message": .string(error.message)])
+        out += event("response.failed", [("response", r)])
+        return out
+    }
+
     private mutating func openItem(_ kind: Open) -> String {
         guard open != kind else { return "" }
         var out = closeItem()
