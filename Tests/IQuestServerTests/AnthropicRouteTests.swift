@@ -173,6 +173,22 @@ final class AnthropicRouteTests: XCTestCase {
         XCTAssertFalse(backend.renderedPrompts[0].contains("tools:"))
     }
 
+    func testNamedToolChoiceOffersOnlyThatTool() async throws {
+        let backend = ScriptedBackend(script: ["ok"], model: ServedModel(id: "iquest", contextLength: 4096, chatTemplate: nil))
+        let tools = #""tools": [{"name": "get_weather", "input_schema": {"type": "object"}}, {"name": "read_file", "input_schema": {"type": "object"}}, {"type": "web_search_20250305", "name": "web_search"}]"#
+        try await withServer(backend) { client in
+            let all = try await client.post("/v1/messages", json: Self.body(extra: tools))
+            XCTAssertEqual(all.status, .ok, all.text)
+            let one = try await client.post("/v1/messages", json: Self.body(extra: tools + #", "tool_choice": {"type": "tool", "name": "read_file"}"#))
+            XCTAssertEqual(one.status, .ok, one.text)
+            let unknown = try await client.post("/v1/messages", json: Self.body(extra: tools + #", "tool_choice": {"type": "tool", "name": "nope"}"#))
+            XCTAssertEqual(unknown.status, .badRequest)
+        }
+        // The server tool (web_search) is skipped, not refused; a named choice keeps one tool.
+        XCTAssertEqual(backend.renderedPrompts.map { $0.contains("tools: 2") }, [true, false])
+        XCTAssertTrue(backend.renderedPrompts[1].contains("tools: 1"))
+    }
+
     func testThinkingSwitchReachesTheTemplate() async throws {
         let backend = ScriptedBackend(script: ["ok"], model: ServedModel(id: "iquest", contextLength: 4096, chatTemplate: nil))
         try await withServer(backend) { client in

@@ -97,6 +97,16 @@ final class ResponsesRouteTests: XCTestCase {
                        "system: You are Codex.\n\nBe terse.\n\nUse French.\nuser: fix it\nassistant: \ntool: a.txt\nassistant: done\nuser: next\n")
     }
 
+    func testCustomToolCallItemsRoundTrip() async throws {
+        let backend = ScriptedBackend(script: ["ok"], model: ServedModel(id: "iquest", contextLength: 4096, chatTemplate: nil))
+        try await withServer(backend) { client in
+            let input = #"[{"role": "user", "content": "patch it"}, {"type": "custom_tool_call", "call_id": "c9", "name": "apply_patch", "input": "*** Begin Patch"}, {"type": "custom_tool_call_output", "call_id": "c9", "output": "Done!"}]"#
+            let r = try await client.post("/v1/responses", json: #"{"model": "m", "input": \#(input), \#(Self.tools)}"#)
+            XCTAssertEqual(r.status, .ok, r.text)
+        }
+        XCTAssertEqual(backend.renderedPrompts[0], "user: patch it\nassistant: \ntool: Done!\ntools: 2\n")
+    }
+
     func testStoredStateIsRefusedClearly() async throws {
         try await withServer(Self.makeBackend(["ok"])) { client in
             let stored = try await client.post("/v1/responses", json: #"{"model": "m", "input": "hi", "store": true}"#)
