@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Live test of `iquest serve`: starts the server on a real model and drives it with the official
-`openai` Python client (typed response models), curl and a raw socket.
+`openai` Python client (typed response models), curl and a raw socket; live_protocols.py adds the
+`anthropic` and `ollama` clients and the Responses and /infill routes.
 
     tools/live_server_test.py --binary .build/release/iquest --model ~/.cache/iquest/smollm2/...gguf
 
@@ -23,6 +24,8 @@ import urllib.request
 
 import openai
 
+import live_protocols
+
 KEY = "live-test-key"
 failures = []
 
@@ -35,7 +38,7 @@ def check(name, condition, detail=""):
 
 def start_server(binary, model, threads, extra=()):
     proc = subprocess.Popen([binary, "serve", "-m", model, "--port", "0", "--api-key", KEY, "--threads", str(threads),
-                             "--served-model-name", "smollm2", "--max-model-len", "2048", *extra],
+                             "--served-model-name", "smollm2", "smol-alias", "--max-model-len", "2048", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     port = None
     lines = []
@@ -111,7 +114,8 @@ def main():
         messages = [{"role": "user", "content": "Write a Python function that adds two numbers."}]
 
         models = client.models.list()
-        check("models.list typed", models.data[0].id == "smollm2", models)
+        check("models.list typed, aliases listed", [m.id for m in models.data] == ["smollm2", "smol-alias"], models)
+        live_protocols.run(base, KEY, check)
 
         started = time.time()
         chat = client.chat.completions.create(model="smollm2", messages=messages, max_tokens=24, temperature=0)

@@ -24,8 +24,9 @@ struct Serve: AsyncParsableCommand {
     var apiKey: String?
     @Option(help: "Read the API key from this file (first line).")
     var apiKeyFile: String?
-    @Option(help: "Model name clients use and see (default: the checkpoint's name).")
-    var servedModelName: String?
+    @Option(parsing: .upToNextOption,
+            help: "Names of the model (the first is reported; all are listed). Any requested name is served (default: the file or directory name).")
+    var servedModelName: [String] = []
     @Option(help: "Context length cap in tokens (default: the model's).")
     var maxModelLen: Int?
     @Option(help: "auto (from the chat template), qwen3 (<think> tags) or none.")
@@ -101,6 +102,7 @@ struct Serve: AsyncParsableCommand {
         config.host = host
         config.port = port
         config.maxBodyBytes = maxBodyBytes
+        config.modelAliases = Array(servedModelName.dropFirst())
         config.reasoningParser = ServerConfiguration.ReasoningParser(rawValue: reasoningParser) ?? .auto
         config.toolCallParser = toolParser ?? .auto
         config.apiKey = try failingCleanly { try resolvedAPIKey() }
@@ -121,7 +123,7 @@ struct Serve: AsyncParsableCommand {
         engine.maxBatchTokens = maxNumBatchedTokens
         engine.maxWaiting = maxQueue
         config.maxConcurrentRequests = engine.admissionCapacity
-        let backend = EngineBackend(path: model, threads: threads, servedName: servedModelName, maxModelLen: maxModelLen,
+        let backend = EngineBackend(path: model, threads: threads, servedName: servedModelName.first, maxModelLen: maxModelLen,
                                     activations: activations, options: engine, log: { printError($0) },
                                     onLoadFailure: { _ in
                                         // The reason was logged; nothing has been served yet, so a plain exit loses nothing.

@@ -131,6 +131,8 @@ import Testing
         let run = try generate(Generator(loaded: loaded),
                                GenerationRequest(promptIds: prompt.ids, sampling: .greedy, maxTokens: 16, stopStrings: ["@@never@@", stop]))
         #expect(run.stats.finishReason == .stop, "\(promptName): stop '\(stop)'")
+        // Anthropic's stop_sequence reports which string matched.
+        #expect(run.stats.stopString == stop)
         #expect(run.text == before, "\(promptName): stop '\(stop)': got '\(run.text)', expected '\(before)'")
         #expect(!run.text.contains(stop))
         #expect(run.ids.count <= start + 2)
@@ -151,6 +153,7 @@ import Testing
         #expect(run.ids == prompt.greedy_ids)
         #expect(run.text == loaded.tokenizer.decode(prompt.greedy_ids, skipSpecialTokens: false))
         #expect(run.stats.finishReason == .length)
+        #expect(run.stats.stopString == nil)
     }
 
     /// An end-of-sequence id ends generation with .stop. The fixture's EOS is rewritten to the

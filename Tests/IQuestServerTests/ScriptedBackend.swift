@@ -104,6 +104,11 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
                         continuation.finish(throwing: OpenAIError.server("the engine failed (scripted)"))
                         return
                     }
+                    // A script token equal to a stop string ends the generation as the engine's matcher does.
+                    if request.stopStrings.contains(text) {
+                        stats.stopString = text
+                        break
+                    }
                     stats.generatedTokens += 1
                     let top: [(id: Int, logprob: Float)] = (0..<request.topLogprobs).map { (id: ($0 + i) % script.count, logprob: -Float($0) - 0.25) }
                     continuation.yield(.token(GeneratedToken(id: i, text: text, logprob: request.logprobs ? -0.25 : nil, topLogprobs: top)))

@@ -61,6 +61,7 @@ struct GenerationState {
         let (text, hitStop) = stopMatcher.feed(detokenizer.append(id))
         if hitStop {
             stats.finishReason = .stop
+            stats.stopString = stopMatcher.matched
             return (GeneratedToken(id: id, text: text, logprob: logprob, topLogprobs: top), true)
         }
         // The token just sampled still has to be fed back, so the sequence would hold history.count.

@@ -60,6 +60,8 @@ public struct GenerationStats: Sendable {
     public var prefillSeconds = 0.0
     public var decodeSeconds = 0.0
     public var finishReason: FinishReason = .length
+    /// The stop string that ended generation, when one did.
+    public var stopString: String?
 
     public init() {}
 

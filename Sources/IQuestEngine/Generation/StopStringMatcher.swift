@@ -3,6 +3,8 @@
 struct StopStringMatcher {
     let stops: [String]
     private var held = ""
+    /// The stop string that ended generation (Anthropic's `stop_sequence` reports it).
+    private(set) var matched: String?
 
     init(stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
 
@@ -14,6 +16,7 @@ struct StopStringMatcher {
             if let range = held.range(of: stop) {
                 let before = String(held[..<range.lowerBound])
                 held = ""
+                matched = stop
                 return (before, true)
             }
         }

@@ -52,7 +52,7 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     private var live: [Int: Job] = [:]
 
     /// - Parameters:
-    ///   - servedName: the model name clients see (default: the checkpoint's name).
+    ///   - servedName: the model name clients see (default: the file or directory name).
     ///   - maxModelLen: context cap below the model's own.
     ///   - activations: decode precision on quantized weights (see `ActivationPrecision`).
     ///   - log: load progress and the outcome, one line each.
@@ -191,12 +191,13 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                                                       // The server's AdmissionGate bounds waiting requests; the scheduler
                                                       // must never refuse one it admitted (its response has started).
                                                       maxWaiting: .max, contextLength: contextLength))
-            let description = ServedModel(
-                id: servedName ?? loaded.name,
+            var description = ServedModel(
+                id: servedName ?? ServedModel.defaultName(path: path),
                 contextLength: contextLength,
                 chatTemplate: loaded.chatFormat.template,
                 samplingDefaults: ModelDefaults.sampling(path: path, architecture: loaded.model.architecture),
                 fim: ModelDefaults.fimTokens(loaded.tokenizer))
+            description.architecture = loaded.model.architecture
             condition.lock()
             self.loaded = loaded
             snapshot = scheduler.snapshot

@@ -14,6 +14,8 @@ public struct ServedModel: Sendable {
     public var samplingDefaults: SamplingDefaults
     /// Fill-in-the-middle marker texts, when the vocabulary has them (`suffix` needs them).
     public var fim: FIMTokens?
+    /// The checkpoint's architecture name (Ollama's `/api/show` reports it).
+    public var architecture = "llama"
 
     public init(id: String, contextLength: Int, chatTemplate: String?, samplingDefaults: SamplingDefaults = .init(),
                 fim: FIMTokens? = nil) {
@@ -22,6 +24,13 @@ public struct ServedModel: Sendable {
         self.chatTemplate = chatTemplate
         self.samplingDefaults = samplingDefaults
         self.fim = fim
+    }
+
+    /// The served name when none is given: the file or directory name, which is what a user typed
+    /// and tells quantizations apart (GGUF `general.name` is often the base model's for all of them).
+    public static func defaultName(path: String) -> String {
+        let name = URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
+        return name.isEmpty ? "model" : name
     }
 }
 
@@ -47,11 +56,17 @@ public struct FIMTokens: Sendable, Equatable {
     public var prefix: String
     public var suffix: String
     public var middle: String
+    /// Repository-level markers (`<|repo_name|>`, `<|file_sep|>`), when the vocabulary has them:
+    /// `/infill` lays out `input_extra` files with them.
+    public var repoName: String?
+    public var fileSeparator: String?
 
-    public init(prefix: String, suffix: String, middle: String) {
+    public init(prefix: String, suffix: String, middle: String, repoName: String? = nil, fileSeparator: String? = nil) {
         self.prefix = prefix
         self.suffix = suffix
         self.middle = middle
+        self.repoName = repoName
+        self.fileSeparator = fileSeparator
     }
 }
 

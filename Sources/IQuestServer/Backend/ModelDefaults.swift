@@ -35,9 +35,12 @@ enum ModelDefaults {
 
     /// Fill-in-the-middle markers in either common spelling.
     static func fimTokens(_ tokenizer: any Tokenizer) -> FIMTokens? {
-        for (p, s, m) in [("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"), ("<fim_prefix>", "<fim_suffix>", "<fim_middle>")] {
+        // Qwen/IQuest spelling, then StarCoder's (SmolLM2); each family with its repository markers.
+        for (p, s, m, r, f) in [("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|repo_name|>", "<|file_sep|>"),
+                                ("<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<repo_name>", "<file_sep>")] {
             if tokenizer.tokenId(for: p) != nil, tokenizer.tokenId(for: s) != nil, tokenizer.tokenId(for: m) != nil {
-                return FIMTokens(prefix: p, suffix: s, middle: m)
+                return FIMTokens(prefix: p, suffix: s, middle: m, repoName: tokenizer.tokenId(for: r) != nil ? r : nil,
+                                 fileSeparator: tokenizer.tokenId(for: f) != nil ? f : nil)
             }
         }
         return nil

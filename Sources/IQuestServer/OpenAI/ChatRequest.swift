@@ -45,7 +45,7 @@ struct ChatRequest {
             guard let function = try tool.object("function"), let name = try function.string("name"), !name.isEmpty else {
                 throw .invalid("'tools[\(i)].function.name' is required", param: "tools[\(i)].function.name")
             }
-            types[name] = Self.parameterTypes(function.value("parameters"))
+            types[name] = ChatTurn.parameterTypes(function.value("parameters"))
             tools.append(raw)
         }
         parameterTypes = types
@@ -91,6 +91,21 @@ struct ChatRequest {
         if topLogprobs > 0 && !logprobs {
             throw .invalid("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
         }
+    }
+
+    /// The engine-side request (the shared path every chat protocol takes).
+    var turn: ChatTurn {
+        var turn = ChatTurn(messages: messages, sampling: fields.sampling)
+        turn.tools = tools
+        turn.toolsEnabled = toolChoice != .none
+        turn.parameterTypes = parameterTypes
+        turn.templateOptions = templateOptions
+        turn.maxTokens = fields.maxTokens
+        turn.stop = fields.stop
+        turn.ignoreEOS = fields.ignoreEOS
+        turn.logprobs = logprobs
+        turn.topLogprobs = topLogprobs
+        return turn
     }
 
     /// One message, checked and normalized for the template.
@@ -171,24 +186,5 @@ struct ChatRequest {
         out["type"] = .string("function")
         out["function"] = .dictionary(f)
         return .dictionary(out)
-    }
-
-    /// JSON-schema `type` of each top-level parameter (the first non-null one of a type list).
-    private static func parameterTypes(_ schema: TemplateValue?) -> [String: String] {
-        guard case .dictionary(let s)? = schema, case .dictionary(let props)? = s["properties"] else { return [:] }
-        var out: [String: String] = [:]
-        for (name, prop) in props.pairs {
-            guard case .dictionary(let p) = prop else { continue }
-            switch p["type"] {
-            case .string(let t)?: out[name] = t
-            case .array(let list)?:
-                for case .string(let t) in list where t != "null" {
-                    out[name] = t
-                    break
-                }
-            default: break
-            }
-        }
-        return out
     }
 }

@@ -6,6 +6,8 @@ indirect enum JSONOut: Sendable, ExpressibleByStringLiteral, ExpressibleByIntege
     case bool(Bool)
     case int(Int)
     case float(Float)
+    /// A number from a request (tool arguments), written back with full precision.
+    case double(Double)
     case string(String)
     case array([JSONOut])
     case object([(String, JSONOut)])
@@ -33,6 +35,7 @@ indirect enum JSONOut: Sendable, ExpressibleByStringLiteral, ExpressibleByIntege
         case .float(let f):
             // -inf log-probabilities (a token the filters removed) are reported as OpenAI does.
             out += f.isFinite ? "\(f)" : (f < 0 ? "-9999.0" : "0.0")
+        case .double(let d): out += d.isFinite ? "\(d)" : "null"
         case .string(let s): JSONOut.writeString(s, into: &out)
         case .array(let items):
             out += "["

@@ -20,7 +20,7 @@ public struct OpenAIError: Error, HTTPResponseError, CustomStringConvertible {
 
     public static func unauthorized() -> OpenAIError {
         var e = OpenAIError(status: .unauthorized,
-                            message: "missing or invalid API key; send it as 'Authorization: Bearer <key>'",
+                            message: "missing or invalid API key; send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
                             type: "authentication_error", param: nil, code: "invalid_api_key")
         e.headers[.wwwAuthenticate] = "Bearer"
         return e
@@ -58,6 +58,7 @@ public struct OpenAIError: Error, HTTPResponseError, CustomStringConvertible {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        let shaped = shapedBody(ErrorShape.forPath(request.uri.path))
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: shaped)))
     }
 }

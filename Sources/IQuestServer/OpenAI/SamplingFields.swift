@@ -15,9 +15,7 @@ struct SamplingFields {
     /// OpenAI's defaults (temperature 1, top_p 1, no top-k/min-p), replaced by the model's own
     /// defaults, replaced by what the request says.
     init(_ body: JSONObject, defaults: SamplingDefaults, maxTokensKeys: [String]) throws(OpenAIError) {
-        var s = SamplingParameters(temperature: defaults.temperature ?? 1, topK: defaults.topK ?? 0,
-                                   topP: defaults.topP ?? 1, minP: defaults.minP ?? 0,
-                                   repetitionPenalty: defaults.repetitionPenalty ?? 1)
+        var s = ChatTurn.defaultSampling(defaults)
         if let t = try body.number("temperature", in: 0...2) { s.temperature = Float(t) }
         if let p = try body.number("top_p", in: 0...1) {
             guard p > 0 else { throw .invalid("'top_p' must be greater than 0", param: "top_p") }

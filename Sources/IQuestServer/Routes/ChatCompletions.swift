@@ -23,46 +23,32 @@ extension OpenAIRoutes {
     func chatCompletions(_ request: Request, context: some RequestContext) async throws -> Response {
         let model = try readyModel()
         let chat = try ChatRequest(try await readJSON(request), defaults: model.samplingDefaults)
-        try checkModel(chat.model, model)
         // Held until the response is written; any error below releases it as it goes away.
         let admission = try admit(context)
-        let useTools = chat.toolChoice != .none
-        let prompt: String
-        do {
-            prompt = try backend.renderChat(messages: chat.messages, tools: useTools ? chat.tools : nil, options: chat.templateOptions)
-        } catch let error as OpenAIError {
-            throw error
-        } catch {
-            throw OpenAIError.invalid("the model's chat template failed on these messages: \(error)", param: "messages")
-        }
-        let ids = try backend.tokenize(prompt, addSpecialTokens: true)
-        let maxTokens = try completionBudget(promptCount: ids.count, requested: chat.fields.maxTokens, model: model)
-        let setup = outputSetup(chat, model: model, prompt: prompt, useTools: useTools)
-        var request = GenerationRequest(promptIds: ids, sampling: chat.fields.sampling, maxTokens: maxTokens,
-                                        stopStrings: chat.fields.stop, logprobs: chat.logprobs, topLogprobs: chat.topLogprobs)
-        request.ignoreStopTokens = chat.fields.ignoreEOS
-        let base = request
+        let prepared = try prepare(chat.turn, model: model)
+        let setup = prepared.setup
+        let base = prepared.request
         let id = OpenAIShapes.newID("chatcmpl-")
         let created = Int(Date().timeIntervalSince1970)
         if chat.fields.stream {
-            return streamChat(chat, base: base, setup: setup, id: id, created: created, model: model, admission: admission,
+            return streamChat(chat, prepared: prepared, id: id, created: created, model: model, admission: admission,
                               logger: context.logger)
         }
         let routes = self
         let n = chat.fields.n
-        let promptCount = ids.count
+        let promptCount = base.promptIds.count
         return jsonResponse(route: "/v1/chat/completions", admission: admission, logger: context.logger) { writer, body in
             var choices: [JSONOut] = []
             var completionTokens = 0
             var cached: Int?
             for index in 0..<n {
-                var request = base
-                request.sampling = routes.sampling(base.sampling, choice: index)
-                let (tokens, stats) = try await routes.collect(request, admission: admission, body: body, heartbeat: &writer)
-                completionTokens += stats.generatedTokens
+                var choice = prepared
+                choice.request.sampling = routes.sampling(base.sampling, choice: index)
+                let result = try await routes.collectChat(choice, admission: admission, body: body, writer: &writer)
+                completionTokens += result.stats.generatedTokens
                 // The prompt is counted once, so its cached share is the first choice's.
-                if cached == nil { cached = stats.cachedPromptTokens }
-                choices.append(routes.chatChoice(index: index, tokens: tokens, stats: stats, setup: setup, logprobs: chat.logprobs))
+                if cached == nil { cached = result.stats.cachedPromptTokens }
+                choices.append(routes.chatChoice(index: index, result: result, setup: setup, logprobs: chat.logprobs))
             }
             return [
                 "id": .string(id), "object": "chat.completion", "created": .int(created), "model": .string(model.id),
@@ -72,7 +58,7 @@ extension OpenAIRoutes {
         }
     }
 
-    func outputSetup(_ chat: ChatRequest, model: ServedModel, prompt: String, useTools: Bool) -> OutputSetup {
+    func outputSetup(_ chat: ChatTurn, model: ServedModel, prompt: String, useTools: Bool) -> OutputSetup {
         var reasoning: Bool
         switch configuration.reasoningParser {
         case .auto: reasoning = OutputSyntaxDetection.usesThinkTags(chatTemplate: model.chatTemplate)
@@ -95,20 +81,8 @@ extension OpenAIRoutes {
                            toolSyntax: syntax, parameterTypes: chat.parameterTypes)
     }
 
-    fileprivate func chatChoice(index: Int, tokens: [GeneratedToken], stats: GenerationStats, setup: OutputSetup,
-                            logprobs: Bool) -> JSONOut {
-        let text = tokens.map(\.text).joined()
-        var content = ""
-        var reasoning = ""
-        var calls: [ParsedToolCall] = []
-        for delta in ChatOutputParser.parse(text, reasoning: setup.reasoning, startsInReasoning: setup.startsInReasoning,
-                                            toolSyntax: setup.toolSyntax, parameterTypes: setup.parameterTypes) {
-            switch delta {
-            case .content(let s): content += s
-            case .reasoning(let s): reasoning += s
-            case .toolCall(let c): calls.append(c)
-            }
-        }
+    fileprivate func chatChoice(index: Int, result: ChatResult, setup: OutputSetup, logprobs: Bool) -> JSONOut {
+        let (content, reasoning, calls, tokens, stats) = (result.content, result.reasoning, result.toolCalls, result.tokens, result.stats)
         var message: [(String, JSONOut)] = [("role", "assistant"),
                                            ("content", calls.isEmpty || !content.isEmpty ? .string(content) : .null)]
         if setup.reasoning {
@@ -125,7 +99,7 @@ extension OpenAIRoutes {
                 "finish_reason": .string(OpenAIShapes.finishReason(stats.finishReason, toolCalls: !calls.isEmpty))]
     }
 
-    private func streamChat(_ chat: ChatRequest, base: GenerationRequest, setup: OutputSetup, id: String, created: Int,
+    private func streamChat(_ chat: ChatRequest, prepared: PreparedChat, id: String, created: Int,
                             model: ServedModel, admission: Admission, logger: Logger) -> Response {
         let routes = self
         return eventStreamResponse(route: "/v1/chat/completions", admission: admission, logger: logger) { writer, body in
@@ -137,53 +111,32 @@ extension OpenAIRoutes {
             var completionTokens = 0
             var cached: Int?
             for index in 0..<chat.fields.n {
-                var request = base
-                request.sampling = routes.sampling(base.sampling, choice: index)
+                var choice = prepared
+                choice.request.sampling = routes.sampling(prepared.request.sampling, choice: index)
                 try await body.write(Self.sse(chunk(index, delta: ["role": "assistant", "content": ""])), to: &writer)
-                var parser = setup.makeParser()
+                // Log-probabilities of the tokens since the last delta ride on the next delta.
                 var pendingLogprobs: [JSONOut] = []
                 var toolIndex = 0
-                var timing = LatencyTracker(metrics: routes.metrics)
-                func emit(_ deltas: [ChatOutputDelta]) async throws {
-                    for delta in deltas {
-                        let d: JSONOut
-                        switch delta {
-                        case .content(let s): d = ["content": .string(s)]
-                        case .reasoning(let s): d = ["reasoning_content": .string(s), "reasoning": .string(s)]
-                        case .toolCall(let c):
-                            d = ["tool_calls": [OpenAIShapes.toolCall(c, index: toolIndex)]]
-                            toolIndex += 1
-                        }
-                        let lp: JSONOut = chat.logprobs ? ["content": .array(pendingLogprobs)] : .null
-                        pendingLogprobs.removeAll()
-                        try await body.write(Self.sse(chunk(index, delta: d, logprobs: lp)), to: &writer)
+                let stats = try await routes.drive(choice, admission: admission, pingInterval: routes.configuration.pingInterval,
+                                                   writer: &writer) { event, writer in
+                    let d: JSONOut
+                    switch event {
+                    case .ping:
+                        try await body.write(ByteBuffer(string: ": ping\n\n"), to: &writer)
+                        return
+                    case .token(let token):
+                        if chat.logprobs { pendingLogprobs.append(TokenLogprob(token, text: routes.backend.tokenText).chatJSON) }
+                        return
+                    case .content(let s): d = ["content": .string(s)]
+                    case .reasoning(let s): d = ["reasoning_content": .string(s), "reasoning": .string(s)]
+                    case .toolCall(let c):
+                        d = ["tool_calls": [OpenAIShapes.toolCall(c, index: toolIndex)]]
+                        toolIndex += 1
                     }
+                    let lp: JSONOut = chat.logprobs ? ["content": .array(pendingLogprobs)] : .null
+                    pendingLogprobs.removeAll()
+                    try await body.write(Self.sse(chunk(index, delta: d, logprobs: lp)), to: &writer)
                 }
-                var finished: GenerationStats?
-                do {
-                    for try await event in pumpEvents(routes.backend.generate(request), pingInterval: routes.configuration.pingInterval,
-                                                               admission: admission) {
-                        switch event {
-                        case .ping:
-                            try await body.write(ByteBuffer(string: ": ping\n\n"), to: &writer)
-                        case .generation(.started):
-                            break
-                        case .generation(.token(let token)):
-                            timing.token()
-                            if chat.logprobs { pendingLogprobs.append(TokenLogprob(token, text: routes.backend.tokenText).chatJSON) }
-                            try await emit(parser.feed(token.text))
-                        case .generation(.finished(let stats)):
-                            timing.finished(stats)
-                            finished = stats
-                        }
-                    }
-                } catch {
-                    // Client gone (a write failed) or the generation failed: counted as aborted.
-                    if finished == nil { timing.aborted() }
-                    throw error
-                }
-                try await emit(parser.finish())
-                guard let stats = finished else { throw OpenAIError.server("the generation ended without a result") }
                 completionTokens += stats.generatedTokens
                 if cached == nil { cached = stats.cachedPromptTokens }
                 let reason = OpenAIShapes.finishReason(stats.finishReason, toolCalls: toolIndex > 0)
@@ -192,7 +145,7 @@ extension OpenAIRoutes {
             if chat.fields.includeUsage {
                 let usage: JSONOut = ["id": .string(id), "object": "chat.completion.chunk", "created": .int(created),
                                       "model": .string(model.id), "system_fingerprint": .string(OpenAIShapes.systemFingerprint),
-                                      "choices": [], "usage": OpenAIShapes.usage(prompt: base.promptIds.count, completion: completionTokens,
+                                      "choices": [], "usage": OpenAIShapes.usage(prompt: prepared.promptTokens, completion: completionTokens,
                                                                                       cached: cached ?? 0)]
                 try await body.write(Self.sse(usage), to: &writer)
             }

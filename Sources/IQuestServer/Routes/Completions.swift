@@ -8,7 +8,6 @@ extension OpenAIRoutes {
     func completions(_ request: Request, context: some RequestContext) async throws -> Response {
         let model = try readyModel()
         let body = try CompletionRequest(try await readJSON(request), defaults: model.samplingDefaults)
-        try checkModel(body.model, model)
         // Held until the response is written; any error below releases it as it goes away.
         let admission = try admit(context)
         if body.echo && body.logprobs != nil {

@@ -53,10 +53,13 @@ struct OpenAIRoutes: Sendable {
         }
     }
 
-    /// Checks the model name a request asked for (absent is fine).
-    func checkModel(_ name: String?, _ model: ServedModel) throws {
-        guard let name, name != model.id else { return }
-        throw OpenAIError.notFound("the model '\(name)' does not exist; this server serves '\(model.id)'", code: "model_not_found")
+    /// Any model name is served: one model per server, and clients ask for names of their own
+    /// (Claude Code asks for claude-* names for its background tasks). The Anthropic, Responses
+    /// and Ollama answers report the name asked for, so a client that checks it finds what it
+    /// expected; OpenAI chat/completions report the served name, as vLLM does.
+    func reportedName(_ requested: String?, _ model: ServedModel) -> String {
+        guard let requested, !requested.isEmpty else { return model.id }
+        return requested
     }
 
     /// Completion tokens allowed after a prompt of `promptCount` tokens: the request's
@@ -105,9 +108,9 @@ struct OpenAIRoutes: Sendable {
     /// `collect`); a failure after that is written as the OpenAI error object instead (the
     /// whitespace before it keeps the body valid JSON). Everything that can be refused with a
     /// 4xx or 503 must be checked, and `admission` taken, before this is called.
-    func jsonResponse(route: String, admission: Admission, logger: Logger,
+    func jsonResponse(route: String, admission: Admission, logger: Logger, shape: ErrorShape = .openAI,
                       producing produce: @escaping @Sendable (inout any ResponseBodyWriter, StartedResponse) async throws -> JSONOut) -> Response {
-        let body = StartedResponse(kind: .json, route: route, metrics: metrics, logger: logger)
+        let body = StartedResponse(kind: .json, route: route, metrics: metrics, logger: logger, shape: shape)
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
             defer { admission.release() }
             do {
@@ -122,10 +125,13 @@ struct OpenAIRoutes: Sendable {
 
     /// A 200 server-sent-events response written by `produce`; a failure after the status line
     /// ends the stream with an error event and `[DONE]` (see `StartedResponse`).
-    func eventStreamResponse(route: String, admission: Admission, logger: Logger,
+    func eventStreamResponse(route: String, admission: Admission, logger: Logger, kind: StartedResponse.Kind = .events,
+                             shape: ErrorShape = .openAI,
                              producing produce: @escaping @Sendable (inout any ResponseBodyWriter, StartedResponse) async throws -> Void) -> Response {
-        let body = StartedResponse(kind: .events, route: route, metrics: metrics, logger: logger)
-        return Response(status: .ok, headers: Self.sseHeaders(), body: ResponseBody { writer in
+        let body = StartedResponse(kind: kind, route: route, metrics: metrics, logger: logger, shape: shape)
+        var headers = Self.sseHeaders()
+        if kind == .ndjson { headers[.contentType] = "application/x-ndjson" }
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             defer { admission.release() }
             do {
                 try await produce(&writer, body)

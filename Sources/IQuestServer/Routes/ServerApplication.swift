@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// Required as `Authorization: Bearer KEY` on every route but `/health` and `/v1/models`.
     public var apiKey: String?
+    /// More names `/v1/models` lists for the one model (`--served-model-name a b c`: b and c).
+    /// Any name is served; these are for clients that pick from the list.
+    public var modelAliases: [String] = []
     public var reasoningParser: ReasoningParser = .auto
     public var toolCallParser: ToolCallParser = .auto
     /// Larger request bodies get 413.
@@ -64,10 +67,25 @@ public func makeServerRouter(backend: any InferenceBackend, configuration: Serve
     for prefix in ["/v1", ""] {
         router.post("\(prefix)/chat/completions") { try await routes.chatCompletions($0, context: $1) }
         router.post("\(prefix)/completions") { try await routes.completions($0, context: $1) }
+        router.post("\(prefix)/responses") { try await routes.responses($0, context: $1) }
         router.get("\(prefix)/models") { try await routes.models($0, context: $1) }
         router.post("\(prefix)/tokenize") { try await routes.tokenize($0, context: $1) }
         router.post("\(prefix)/detokenize") { try await routes.detokenize($0, context: $1) }
     }
+    // Anthropic Messages (Claude Code); the query (`?beta=true`) does not change the route.
+    router.post("/v1/messages") { try await routes.anthropicMessages($0, context: $1) }
+    router.post("/v1/messages/count_tokens") { try await routes.anthropicCountTokens($0, context: $1) }
+    router.get("/") { try await routes.root($0, context: $1) }
+    router.head("/") { try await routes.root($0, context: $1) }
+    // Ollama's API (VS Code's Ollama provider, Zed, Continue).
+    router.get("/api/version") { try await routes.ollamaVersion($0, context: $1) }
+    router.get("/api/tags") { try await routes.ollamaTags($0, context: $1) }
+    router.get("/api/ps") { try await routes.ollamaPS($0, context: $1) }
+    router.post("/api/show") { try await routes.ollamaShow($0, context: $1) }
+    router.post("/api/chat") { try await routes.ollamaChat($0, context: $1) }
+    router.post("/api/generate") { try await routes.ollamaGenerate($0, context: $1) }
+    // llama-server's fill-in-the-middle (llama.vscode, llama.vim).
+    router.post("/infill") { try await routes.infill($0, context: $1) }
     router.get("/health") { try await routes.health($0, context: $1) }
     router.get("/v1/health") { try await routes.health($0, context: $1) }
     router.get("/metrics") { try await routes.metricsText($0, context: $1) }

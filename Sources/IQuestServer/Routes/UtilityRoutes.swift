@@ -6,10 +6,11 @@ import IQuestTemplates
 extension OpenAIRoutes {
     func models(_ request: Request, context: some RequestContext) async throws -> Response {
         let model = try readyModel()
-        return jsonResponse(["object": "list", "data": [[
-            "id": .string(model.id), "object": "model", "created": .int(startTime), "owned_by": "iquest",
+        let names = [model.id] + configuration.modelAliases.filter { $0 != model.id }
+        return jsonResponse(["object": "list", "data": .array(names.map { name -> JSONOut in [
+            "id": .string(name), "object": "model", "created": .int(startTime), "owned_by": "iquest",
             "max_model_len": .int(model.contextLength),
-        ]]])
+        ] })])
     }
 
     /// 200 when ready; 503 with the load progress (or the load error, or while shutting down)
@@ -42,13 +43,7 @@ extension OpenAIRoutes {
         if let prompt = try body.string("prompt") ?? body.string("content") {
             text = prompt
         } else if body.value("messages") != nil {
-            let chat = try ChatRequest(body, defaults: model.samplingDefaults)
-            do {
-                text = try backend.renderChat(messages: chat.messages, tools: chat.tools.isEmpty ? nil : chat.tools,
-                                              options: chat.templateOptions)
-            } catch {
-                throw OpenAIError.invalid("the model's chat template failed on these messages: \(error)", param: "messages")
-            }
+            text = try render(ChatRequest(body, defaults: model.samplingDefaults).turn).prompt
         } else {
             throw OpenAIError.invalid("send 'prompt' (a string) or 'messages'", param: "prompt")
         }

@@ -66,18 +66,23 @@ struct ErrorAndMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// `Authorization: Bearer KEY` on every route except the public ones, compared in constant time.
+/// `Authorization: Bearer KEY` or `x-api-key: KEY` on every route except the public ones,
+/// compared in constant time.
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var xAPIKey: HTTPField.Name { HTTPField.Name("x-api-key")! }
     let key: [UInt8]
-    static var publicPaths: Set<String> { ["/health", "/v1/health", "/v1/models", "/models"] }
+    /// `/` answers Claude Code's reachability check (HEAD or GET) and `/api/version` Ollama
+    /// clients' probe without a key; neither says anything about the model.
+    static var publicPaths: Set<String> { ["/", "/api/version", "/health", "/v1/health", "/v1/models", "/models"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.publicPaths.contains(request.uri.path) { return try await next(request, context) }
+        // Bearer (OpenAI, Claude Code's ANTHROPIC_AUTH_TOKEN) or x-api-key (the anthropic SDK).
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        guard header.hasPrefix(prefix), APIKeyCheck.equal(Array(header.dropFirst(prefix.count).utf8), key) else {
-            throw OpenAIError.unauthorized()
-        }
+        let bearer = header.hasPrefix(prefix) && APIKeyCheck.equal(Array(header.dropFirst(prefix.count).utf8), key)
+        let xKey = request.headers[Self.xAPIKey].map { APIKeyCheck.equal(Array($0.utf8), key) } ?? false
+        guard bearer || xKey else { throw OpenAIError.unauthorized() }
         return try await next(request, context)
     }
 }

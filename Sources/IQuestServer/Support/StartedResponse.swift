@@ -9,6 +9,12 @@ struct ClientGone: Error {
     let underlying: any Error
 }
 
+/// A failure whose closing events the route has already written (Responses numbers its events,
+/// so only the route can write them); `end(after:)` still counts and logs it.
+struct EndWritten: Error {
+    let underlying: any Error
+}
+
 /// The body of a response whose status line has gone out (200 with SSE or a JSON object behind
 /// whitespace heartbeats). Writes that fail become `ClientGone`, so a route can tell a gone client
 /// from a failed generation; `end(after:)` turns any failure into the end the client can parse.
@@ -16,14 +22,20 @@ struct StartedResponse {
     enum Kind: String {
         /// Server-sent events: a failure is one `data: {"error": …}` event, then `data: [DONE]`.
         case events
-        /// A JSON object after whitespace: a failure is the OpenAI error object itself.
+        /// A JSON object after whitespace: a failure is the error object itself.
         case json
+        /// Server-sent events with event names (Anthropic, Responses): a failure is an `error` event.
+        case namedEvents
+        /// Newline-delimited JSON (Ollama): a failure is one `{"error": …}` line.
+        case ndjson
     }
 
     let kind: Kind
     let route: String
     let metrics: ServerMetrics
     let logger: Logger
+    /// The protocol whose error body a failure is written in.
+    var shape: ErrorShape = .openAI
 
     func write(_ buffer: ByteBuffer, to writer: inout any ResponseBodyWriter) async throws {
         do {
@@ -50,19 +62,26 @@ struct StartedResponse {
             logger.debug("client went away during the response", metadata: ["route": "\(route)", "error": "\(gone.underlying)"])
             throw gone
         }
-        let openAI = Self.openAIError(error)
+        let written = error is EndWritten
+        let openAI = Self.openAIError((error as? EndWritten)?.underlying ?? error)
         metrics.recordFailedAfterStart(route: route, type: openAI.type)
         if openAI.status.code >= 500 && openAI.type != "service_unavailable" {
             logger.error("generation failed after the response started: \(openAI.message)", metadata: ["route": "\(route)"])
         } else {
             logger.notice("response ended with an error: \(openAI.message)", metadata: ["route": "\(route)"])
         }
-        let text = String(decoding: openAI.body, as: UTF8.self)
-        switch kind {
+        let text = String(decoding: openAI.shapedBody(shape), as: UTF8.self)
+        switch written ? nil : kind {
+        case nil:
+            break
         case .events:
             try await write(ByteBuffer(string: "data: \(text)\n\ndata: [DONE]\n\n"), to: &writer)
         case .json:
             try await write(ByteBuffer(string: text), to: &writer)
+        case .namedEvents:
+            try await write(ByteBuffer(string: "event: error\ndata: \(text)\n\n"), to: &writer)
+        case .ndjson:
+            try await write(ByteBuffer(string: text + "\n"), to: &writer)
         }
         try await finish(&writer)
     }
