@@ -120,13 +120,6 @@ public struct KVRows {
         return UnsafePointer(buffer)
     }
 
-    /// The value row as f32, like `keyFloats`.
-    @inline(__always) func valueFloats(_ position: Int, head: Int, headDim: Int, buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
-        let row = valueRow(position, head: head)
-        if valueKind == .f32 { return row.assumingMemoryBound(to: Float.self) }
-        dequantizeRow(valueKind, row, into: buffer, count: headDim)
-        return UnsafePointer(buffer)
-    }
 }
 
 /// The table of a contiguous buffer: one block, number 0 (never written after creation).

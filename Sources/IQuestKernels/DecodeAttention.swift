@@ -178,35 +178,3 @@ private func mergeSegments(_ partials: UnsafePointer<Float>, count: Int, group g
         for d in 0..<hd { o[d] *= inverse }
     }
 }
-
-/// The largest of n values (8 lanes at a time).
-@inline(__always)
-func rowMaximum(_ x: UnsafePointer<Float>, count n: Int) -> Float {
-    var v8 = SIMD8<Float>(repeating: -.infinity)
-    var i = 0
-    while i + 8 <= n {
-        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        v8 = v8.replacing(with: v, where: v .> v8)
-        i += 8
-    }
-    var mx = v8.max()
-    while i < n { mx = max(mx, x[i]); i += 1 }
-    return mx
-}
-
-/// x[i] = e^(x[i] − shift) in place; returns Σ x[i]. −∞ entries become exactly 0.
-@inline(__always)
-func exponentiate(_ x: UnsafeMutablePointer<Float>, count n: Int, minus shift: Float) -> Float {
-    let s8 = SIMD8<Float>(repeating: shift)
-    var acc = SIMD8<Float>()
-    var i = 0
-    while i + 8 <= n {
-        let e = exp8(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - s8)
-        UnsafeMutableRawPointer(x + i).storeBytes(of: e, as: SIMD8<Float>.self)
-        acc += e
-        i += 8
-    }
-    var sum = acc.sum()
-    while i < n { x[i] = Foundation.exp(x[i] - shift); sum += x[i]; i += 1 }
-    return sum
-}

@@ -42,7 +42,14 @@ public func addInPlace(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Floa
 
 /// In-place softmax over n values; returns nothing, leaves probabilities summing to 1.
 public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
-    // Maximum 8 lanes at a time (the scalar loop is one dependent max per element).
+    let sum = exponentiate(x, count: n, minus: rowMaximum(x, count: n))
+    let inv = 1 / sum
+    for j in 0..<n { x[j] *= inv }
+}
+
+/// The largest of n values (8 lanes at a time).
+@inline(__always)
+func rowMaximum(_ x: UnsafePointer<Float>, count n: Int) -> Float {
     var v8 = SIMD8<Float>(repeating: -.infinity)
     var i = 0
     while i + 8 <= n {
@@ -52,19 +59,24 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count n: Int) {
     }
     var mx = v8.max()
     while i < n { mx = max(mx, x[i]); i += 1 }
-    let m8 = SIMD8<Float>(repeating: mx)
+    return mx
+}
+
+/// x[i] = e^(x[i] − shift) in place; returns Σ x[i]. −∞ entries become exactly 0.
+@inline(__always)
+func exponentiate(_ x: UnsafeMutablePointer<Float>, count n: Int, minus shift: Float) -> Float {
+    let s8 = SIMD8<Float>(repeating: shift)
     var acc = SIMD8<Float>()
-    i = 0
+    var i = 0
     while i + 8 <= n {
-        let e = exp8(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - m8)
+        let e = exp8(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - s8)
         UnsafeMutableRawPointer(x + i).storeBytes(of: e, as: SIMD8<Float>.self)
         acc += e
         i += 8
     }
     var sum = acc.sum()
-    while i < n { x[i] = Foundation.exp(x[i] - mx); sum += x[i]; i += 1 }
-    let inv = 1 / sum
-    for j in 0..<n { x[j] *= inv }
+    while i < n { x[i] = Foundation.exp(x[i] - shift); sum += x[i]; i += 1 }
+    return sum
 }
 
 /// e^x for 8 lanes: x = k·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^k through the
