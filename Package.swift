@@ -54,6 +54,7 @@ let package = Package(
         .target(name: "IQuestOutputParsing"),
         .target(name: "IQuestServer", dependencies: [
             "IQuestEngine",
+            "IQuestKernels",
             "IQuestOutputParsing",
             "IQuestTemplates",
             "IQuestTokenizer",

@@ -118,10 +118,11 @@ static void batch_layout(const float *d, const float *s, int64_t blocks, int64_t
 
 // Row chunks × token groups; `group` handles q8_0/q4_0/q4_1, `single` (the one-token kernel)
 // each token of a k-quant chunk, and every token when the transposed scales can't be allocated.
-#define DEFINE_BATCH_ENTRY(NAME, QTYPE, Q8_0, Q4_0, Q4_1, SINGLE)                                          \
+#define DEFINE_BATCH_ENTRY(NAME, QTYPE, Q8_0, Q4_0, Q4_1, SINGLE, OTHER_SET)                                          \
     void NAME(int kind, const void *w, size_t row_bytes, int64_t rows, const QTYPE *q, const float *d,    \
               const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {                           \
         const int64_t blocks = k / 32, groups = (tokens + TOKEN_GROUP - 1) / TOKEN_GROUP;                  \
+        if (OTHER_SET(kind, w, row_bytes, rows, q, d, s, k, tokens, y, ldy)) return;                       \
         const int grouped = kind == IQ_Q8_0 || kind == IQ_Q4_0 || kind == IQ_Q4_1;                         \
         float *dt = grouped ? malloc(sizeof(float) * 2 * (size_t)(groups * TOKEN_GROUP * blocks)) : NULL;  \
         float *st = dt ? dt + groups * TOKEN_GROUP * blocks : NULL;                                        \
@@ -151,10 +152,31 @@ static void batch_layout(const float *d, const float *s, int64_t blocks, int64_t
         free(dt);                                                                                          \
     }
 
+// Kinds whose kernels in the active set are not this file's AVX2 ones: computed there (returns 1).
+// The scalar set runs the single-token kernel per token; the AVX-512 set has its own batch form.
+static int other_set_q8(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q, const float *d,
+                        const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {
+    if (!(iq_kernel_set() == IQ_SET_SCALAR && kind <= IQ_Q4_1)) return 0;
+    for (int64_t t = 0; t < tokens; t++)
+        iq_dot_rows_q8(kind, w, row_bytes, rows, q + t * k, d + t * (k / 32), s + t * (k / 32), k, y + (size_t)t * ldy);
+    return 1;
+}
+static int other_set_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
+                         const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {
+    if (iq_kernel_set() == IQ_SET_AVX512 && iq_avx512_has_q16(kind)) {
+        iq_avx512_dot_rows_q16_batch(kind, w, row_bytes, rows, q, d, s, k, tokens, y, ldy);
+        return 1;
+    }
+    if (!(iq_kernel_set() == IQ_SET_SCALAR && kind <= IQ_Q4_1)) return 0;
+    for (int64_t t = 0; t < tokens; t++)
+        iq_dot_rows_q16(kind, w, row_bytes, rows, q + t * k, d + t * (k / 32), s + t * (k / 32), k, y + (size_t)t * ldy);
+    return 1;
+}
+
 DEFINE_BATCH_ENTRY(iq_dot_rows_q8_batch, int8_t, batch_q8_0_q8_group, batch_q4_0_q8_group, batch_q4_1_q8_group,
-                   iq_dot_rows_q8)
+                   iq_dot_rows_q8, other_set_q8)
 DEFINE_BATCH_ENTRY(iq_dot_rows_q16_batch, int16_t, batch_q8_0_q16_group, batch_q4_0_q16_group,
-                   batch_q4_1_q16_group, iq_dot_rows_q16)
+                   batch_q4_1_q16_group, iq_dot_rows_q16, other_set_q16)
 
 #else
 // Portable fallback: the single-token kernel per token (same results, no weight reuse).

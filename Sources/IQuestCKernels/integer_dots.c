@@ -30,6 +30,37 @@
 // Rows are read one at a time, and this many bytes ahead are prefetched: decode streams the
 // whole model from DRAM, and the hardware prefetcher alone left these kernels waiting on it
 // (a decode-shaped benchmark, SmolLM2 shapes, 1 thread: ~12 → ~10 ms per token with it).
+#include "half_scalar.h"
+
+// The portable kernels: the fallback where AVX2 is absent at compile time and the kernel set
+// IQ_SET_SCALAR's q8_0/q4_0/q4_1 decode products (same rule, same integer sums).
+// One row against int8 (q8) or int16 (q16) activations, whichever is not NULL.
+static float scalar_dot_row(int kind, const uint8_t *row, const int8_t *q8, const int16_t *q16, const float *d,
+                     const float *s, int64_t k) {
+    float acc = 0;
+    for (int64_t b = 0; b < k / 32; b++) {
+        int32_t x[32], sum = 0;
+        for (int i = 0; i < 32; i++) x[i] = q16 ? q16[32 * b + i] : q8[32 * b + i];
+        if (kind == IQ_Q8_0) {
+            const uint8_t *blk = row + 34 * b;
+            for (int i = 0; i < 32; i++) sum += (int8_t)blk[2 + i] * x[i];
+            acc += iq_half_at(blk) * d[b] * (float)sum;
+        } else {
+            const int has_min = kind == IQ_Q4_1;
+            const uint8_t *blk = row + (has_min ? 20 : 18) * b, *nib = blk + (has_min ? 4 : 2);
+            for (int j = 0; j < 16; j++) sum += (nib[j] & 0x0F) * x[j] + (nib[j] >> 4) * x[j + 16];
+            const float dw = iq_half_at(blk);
+            acc += dw * d[b] * (float)sum + (has_min ? iq_half_at(blk + 2) : -8.0f * dw) * s[b];
+        }
+    }
+    return acc;
+}
+
+static void scalar_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q8, const int16_t *q16,
+                            const float *d, const float *s, int64_t k, float *y) {
+    for (int64_t r = 0; r < rows; r++) y[r] = scalar_dot_row(kind, (const uint8_t *)w + (size_t)r * row_bytes, q8, q16, d, s, k);
+}
+
 #define PREFETCH_AHEAD 2048
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -146,6 +177,10 @@ DEFINE_DOT_ROWS(dot_rows_q4_1_q16, IQ_Q4_1, int16_t, block_q4_q16)
 
 void iq_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q, const float *d,
                     const float *s, int64_t k, float *y) {
+    if (iq_kernel_set() == IQ_SET_SCALAR && kind <= IQ_Q4_1) {
+        scalar_dot_rows(kind, w, row_bytes, rows, q, NULL, d, s, k, y);
+        return;
+    }
     switch (kind) {
     case IQ_Q8_0: dot_rows_q8_0_q8(w, row_bytes, rows, q, d, s, k, y); break;
     case IQ_Q4_0: dot_rows_q4_0_q8(w, row_bytes, rows, q, d, s, k, y); break;
@@ -156,6 +191,15 @@ void iq_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, con
 
 void iq_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
                      const float *s, int64_t k, float *y) {
+    const int set = iq_kernel_set();
+    if (set == IQ_SET_AVX512 && iq_avx512_has_q16(kind)) {
+        iq_avx512_dot_rows_q16(kind, w, row_bytes, rows, q, d, s, k, y);
+        return;
+    }
+    if (set == IQ_SET_SCALAR && kind <= IQ_Q4_1) {
+        scalar_dot_rows(kind, w, row_bytes, rows, NULL, q, d, s, k, y);
+        return;
+    }
     switch (kind) {
     case IQ_Q8_0: dot_rows_q8_0_q16(w, row_bytes, rows, q, d, s, k, y); break;
     case IQ_Q4_0: dot_rows_q4_0_q16(w, row_bytes, rows, q, d, s, k, y); break;
@@ -166,7 +210,6 @@ void iq_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, co
 
 #else
 // Portable fallback: the same rule and the same integer sums, in scalar code.
-#include "half_scalar.h"
 
 static float quantize_block(const float *x, float qmax, int32_t n[32], int32_t *sum) {
     float amax = 0;
@@ -199,37 +242,15 @@ void iq_quantize_q16(const float *x, int64_t k, int16_t *q, float *d, float *s) 
     }
 }
 
-// One row against int8 (q8) or int16 (q16) activations, whichever is not NULL.
-static float dot_row(int kind, const uint8_t *row, const int8_t *q8, const int16_t *q16, const float *d,
-                     const float *s, int64_t k) {
-    float acc = 0;
-    for (int64_t b = 0; b < k / 32; b++) {
-        int32_t x[32], sum = 0;
-        for (int i = 0; i < 32; i++) x[i] = q16 ? q16[32 * b + i] : q8[32 * b + i];
-        if (kind == IQ_Q8_0) {
-            const uint8_t *blk = row + 34 * b;
-            for (int i = 0; i < 32; i++) sum += (int8_t)blk[2 + i] * x[i];
-            acc += iq_half_at(blk) * d[b] * (float)sum;
-        } else {
-            const int has_min = kind == IQ_Q4_1;
-            const uint8_t *blk = row + (has_min ? 20 : 18) * b, *nib = blk + (has_min ? 4 : 2);
-            for (int j = 0; j < 16; j++) sum += (nib[j] & 0x0F) * x[j] + (nib[j] >> 4) * x[j + 16];
-            const float dw = iq_half_at(blk);
-            acc += dw * d[b] * (float)sum + (has_min ? iq_half_at(blk + 2) : -8.0f * dw) * s[b];
-        }
-    }
-    return acc;
-}
-
 void iq_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q, const float *d,
                     const float *s, int64_t k, float *y) {
     if (kind == IQ_Q4_K || kind == IQ_Q6_K) { iq_kq_dot_rows_q8(kind, w, row_bytes, rows, q, d, s, k, y); return; }
-    for (int64_t r = 0; r < rows; r++) y[r] = dot_row(kind, (const uint8_t *)w + (size_t)r * row_bytes, q, NULL, d, s, k);
+    for (int64_t r = 0; r < rows; r++) y[r] = scalar_dot_row(kind, (const uint8_t *)w + (size_t)r * row_bytes, q, NULL, d, s, k);
 }
 
 void iq_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
                      const float *s, int64_t k, float *y) {
     if (kind == IQ_Q4_K || kind == IQ_Q6_K) { iq_kq_dot_rows_q16(kind, w, row_bytes, rows, q, d, s, k, y); return; }
-    for (int64_t r = 0; r < rows; r++) y[r] = dot_row(kind, (const uint8_t *)w + (size_t)r * row_bytes, NULL, q, d, s, k);
+    for (int64_t r = 0; r < rows; r++) y[r] = scalar_dot_row(kind, (const uint8_t *)w + (size_t)r * row_bytes, NULL, q, d, s, k);
 }
 #endif

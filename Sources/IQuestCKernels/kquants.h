@@ -12,4 +12,12 @@ void iq_kq_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, 
 void iq_kq_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
                         const float *s, int64_t k, float *y);
 
+// AVX-512 VNNI decode kernels (decode_avx512.c) for the kinds iq_avx512_has_q16 accepts; called
+// by iq_dot_rows_q16 / _batch when the active kernel set is IQ_SET_AVX512.
+int iq_avx512_has_q16(int kind);
+void iq_avx512_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
+                            const float *s, int64_t k, float *y);
+void iq_avx512_dot_rows_q16_batch(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q,
+                                  const float *d, const float *s, int64_t k, int64_t tokens, float *y, size_t ldy);
+
 #endif

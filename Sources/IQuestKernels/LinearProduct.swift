@@ -13,7 +13,9 @@ import IQuestCKernels
 /// Threads split the N output rows (the split does not depend on M).
 /// With `quantized` scratch (ActivationPrecision.int16 / .int8), the decode path and
 /// q8_0/q4_0/q4_1/q4_K/q6_K weights, x is quantized once into it and the rows are dotted with
-/// integer SIMD instead.
+/// integer SIMD instead. On the prompt path with that scratch, PromptProducts.integer and a
+/// kernel for the kind in the active KernelSet, x is quantized to int8 blocks and multiplied by
+/// the integer GEMM (IQuestCKernels/gemm_int8.c) instead of the f32 panels.
 public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatrix,
                    into y: UnsafeMutablePointer<Float>, pool: ComputePool, quantized: QuantizedActivations? = nil,
                    path: ProductPath = .automatic) {
@@ -26,15 +28,32 @@ public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatr
         }
         let product = DecodeProduct(w, into: y)
         pool.run { t in decodeSlice(x, m, product, t, pool, integer) }
+    } else if let quantized, PromptProducts.current == .integer, w.kind.hasIntegerDot,
+              iq_gemm_q8_supported(w.kind.cKind, iq_kernel_set()) != 0 {
+        quantized.quantizePrompt(x, rows: m, columns: w.columns)
+        pool.run { t in
+            let rows = pool.slice(t, of: w.rows, granule: panelWidth)
+            guard !rows.isEmpty else { return }
+            let done = iq_gemm_q8(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), Int64(w.columns),
+                                  quantized.promptQuants, quantized.promptScales, Int64(m), y + rows.lowerBound, w.rows)
+            if done == 0 { floatPanels(w, x, m, y, rows) }
+        }
     } else {
         pool.run { t in
             let rows = pool.slice(t, of: w.rows, granule: panelWidth)
             guard !rows.isEmpty else { return }
-            let panel = UnsafeMutablePointer<Float>.allocate(capacity: panelWidth * w.columns + w.columns)
-            defer { panel.deallocate() }
-            matmulPanels(w, x, m, y, rows, panel)
+            floatPanels(w, x, m, y, rows)
         }
     }
+}
+
+/// Thread's `rows` of the f32 GEMM (packed panels).
+@inline(__always)
+private func floatPanels(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ m: Int, _ y: UnsafeMutablePointer<Float>,
+                         _ rows: Range<Int>) {
+    let panel = UnsafeMutablePointer<Float>.allocate(capacity: panelWidth * w.columns + w.columns)
+    defer { panel.deallocate() }
+    matmulPanels(w, x, m, y, rows, panel)
 }
 
 /// Weight rows per packed panel (two 8-lane vectors).

@@ -33,6 +33,12 @@ public final class QuantizedActivations {
     /// [M·K/32] sums d·Σq.
     public private(set) var sums: UnsafeMutablePointer<Float>
     private var capacity = 0
+    /// The prompt GEMM's input (`quantizePrompt`): [M·K] int8 quants and [M·K/32] block scales,
+    /// whatever `precision` is (the integer GEMM takes int8 activations).
+    public private(set) var promptQuants: UnsafeMutablePointer<Int8> = .allocate(capacity: 1)
+    public private(set) var promptScales: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private var promptSums: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private var promptCapacity = 0
 
     /// Scratch for `precision`; nil for `.exact`, which needs none.
     public init?(_ precision: ActivationPrecision) {
@@ -58,6 +64,19 @@ public final class QuantizedActivations {
         } else {
             iq_quantize_q16(x, Int64(count), quants.assumingMemoryBound(to: Int16.self), scales, sums)
         }
+    }
+
+    /// Quantizes x [rows, columns] to int8 blocks of 32 for the prompt GEMM (columns a multiple of 32).
+    public func quantizePrompt(_ x: UnsafePointer<Float>, rows: Int, columns: Int) {
+        let count = rows * columns
+        if count > promptCapacity {
+            promptQuants.deallocate(); promptScales.deallocate(); promptSums.deallocate()
+            promptCapacity = count
+            promptQuants = .allocate(capacity: count)
+            promptScales = .allocate(capacity: count / 32)
+            promptSums = .allocate(capacity: count / 32)
+        }
+        iq_quantize_q8(x, Int64(count), promptQuants, promptScales, promptSums)
     }
 
     /// y[r] = row r of `w` · token `token`'s quantized activation, for `rows`.
@@ -94,6 +113,7 @@ public final class QuantizedActivations {
 
     deinit {
         quants.deallocate(); scales.deallocate(); sums.deallocate()
+        promptQuants.deallocate(); promptScales.deallocate(); promptSums.deallocate()
     }
 }
 

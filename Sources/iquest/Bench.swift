@@ -41,6 +41,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Fill the depth with random keys/values instead of a real (untimed) prefill; always so with --synthetic.")
     var syntheticFill = false
     @OptionGroup var kvCache: KVCacheOptions
+    @OptionGroup var kernelOptions: KernelOptions
     @Option(help: "Also measure N sequences decoding together (batched steps over a shared KV pool), e.g. 1,4,8.")
     var parallel: String?
 
@@ -170,7 +171,9 @@ struct Bench: ParsableCommand {
         print(String(format: "memory read bandwidth: %.1f GB/s (probe: %.2f GiB buffer, %d threads, median of %d passes: %@)",
                      probe.median, Double(probe.bytes) / 1_073_741_824, probe.threads, probe.passes.count,
                      probe.passes.map { String(format: "%.1f", $0) }.joined(separator: " ")))
-        print("activations: \(model.activationPrecision.rawValue) (decode products on q8_0/q4_0/q4_1/q4_K/q6_K weights)")
+        print("activations: \(model.activationPrecision.rawValue) (decode products on q8_0/q4_0/q4_1/q4_K/q6_K weights); "
+              + "prompt products: \(model.activationPrecision == .exact ? "float (exact)" : PromptProducts.current.rawValue)")
+        print(KernelSet.summary)
         let kvPerToken = model.kvLayout.bytesPerToken(types: types)
         print("KV cache: \(types), \(ByteSize.describe(kvPerToken)) per token"
               + (deepest > 0 ? (realFill ? "; depth filled by an untimed prefill of the same pseudo-random ids"

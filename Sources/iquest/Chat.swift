@@ -9,6 +9,7 @@ struct Chat: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var kvCache: KVCacheOptions
+    @OptionGroup var kernelOptions: KernelOptions
     @Option(help: "System prompt for the conversation.")
     var system: String?
     @Option(name: [.customShort("n"), .long], help: "Most tokens per answer.")

@@ -29,6 +29,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var kvCache: KVCacheOptions
+    @OptionGroup var kernelOptions: KernelOptions
 
     @Option(name: .shortAndLong, help: "Prompt text (used raw unless --chat).")
     var prompt: String?

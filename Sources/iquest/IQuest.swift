@@ -56,3 +56,27 @@ final class StandardOutput {
         FileHandle.standardOutput.write(Data(text.utf8))
     }
 }
+
+extension PromptProducts: ExpressibleByArgument {}
+
+/// The kernel set and prompt-product choice, process-wide; applied as the options are validated,
+/// before any model loads. `IQUEST_KERNELS` in the environment stands in for `--kernels`.
+struct KernelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Kernel set (default: the best this CPU has, or IQUEST_KERNELS): scalar, avx2, avx512-vnni.",
+                               valueName: "set"))
+    var kernels: String?
+
+    @Option(help: ArgumentHelp("Prompt products on quantized weights: integer (int8 activation blocks, integer SIMD) or float (f32 panels).",
+                               valueName: "integer|float"))
+    var promptProducts: PromptProducts = .integer
+
+    func validate() throws {
+        let name = kernels ?? ProcessInfo.processInfo.environment["IQUEST_KERNELS"]
+        do {
+            try KernelSet.select(named: name)
+        } catch {
+            throw ValidationError("\(kernels == nil ? "IQUEST_KERNELS: " : "--kernels: ")\(error)")
+        }
+        PromptProducts.current = promptProducts
+    }
+}

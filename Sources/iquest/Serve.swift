@@ -40,6 +40,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: activationsHelp)
     var activations: ActivationPrecision = .standard
     @OptionGroup var kvCache: KVCacheOptions
+    @OptionGroup var kernelOptions: KernelOptions
     @Option(help: "Memory for the shared KV cache, e.g. 2GiB or 512MiB (default: one full context or 1 GiB, whichever is larger, at most half of the available memory; the context is shortened to fit unless --max-model-len is given, then a context that does not fit is refused).")
     var kvCacheMemory: String?
     @Option(help: "KV cache size in tokens instead of bytes (rounded up to whole blocks of 16).")
@@ -115,6 +116,7 @@ struct Serve: AsyncParsableCommand {
             printError("error: \(model): no such file or directory")
             throw ExitCode.failure
         }
+        printError(KernelSet.summary + "; prompt products: " + (activations == .exact ? "float (exact)" : PromptProducts.current.rawValue))
         var engine = EngineOptions()
         engine.kvCacheBytes = kvCacheMemory.flatMap(ByteSize.parse)
         engine.kvCacheTokens = kvCacheTokens

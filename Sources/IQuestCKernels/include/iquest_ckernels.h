@@ -58,4 +58,49 @@ static inline void iq_cpu_relax(void) {
 #endif
 }
 
+// ---- Kernel sets chosen at run time (cpu_dispatch.c) ----
+// CPU features, as detected (CPUID and the OS's saved register state).
+enum iq_feature {
+    IQ_FEATURE_AVX2 = 1,          // AVX2 + FMA + F16C
+    IQ_FEATURE_AVX512 = 2,        // AVX-512 F + BW + VL
+    IQ_FEATURE_AVX512_VNNI = 4,
+    IQ_FEATURE_AVX_VNNI = 8,      // VEX-encoded VNNI (reported; no kernel uses it yet)
+    IQ_FEATURE_AVX512_BF16 = 16,  // (reported; no kernel uses it yet)
+};
+enum iq_kernel_set { IQ_SET_SCALAR = 0, IQ_SET_AVX2 = 1, IQ_SET_AVX512 = 2 };
+unsigned iq_cpu_features(void);
+int iq_kernel_set_supported(int set);
+// The highest set the CPU supports.
+int iq_kernel_set_best(void);
+// Makes `set` the active one; returns 0 (and changes nothing) when the CPU lacks it.
+int iq_kernel_set_select(int set);
+const char *iq_kernel_set_name(int set);
+// The set named by the environment variable IQUEST_KERNELS when the CPU supports it, else the
+// best; what the process starts with.
+int iq_kernel_set_initial(void);
+// The active set; -1 until the first kernel call or iq_kernel_set_select picks one.
+extern int iq_active_kernel_set;
+// A per-thread override (−1: none), so kernel tests can run every set on their own thread while
+// other threads keep the process's set.
+extern _Thread_local int iq_thread_kernel_set;
+// Sets this thread's override (−1 clears it); returns 0 when the CPU lacks the set.
+int iq_kernel_set_override_thread(int set);
+static inline int iq_kernel_set(void) {
+    if (iq_thread_kernel_set >= 0) return iq_thread_kernel_set;
+    int s = iq_active_kernel_set;
+    if (s < 0) { s = iq_kernel_set_initial(); iq_active_kernel_set = s; }
+    return s;
+}
+
+// ---- Integer prompt GEMM (gemm_int8.c) ----
+// Whether iq_gemm_q8 has a kernel for `kind` in kernel set `set`.
+int iq_gemm_q8_supported(int kind, int set);
+// y[t·ldy + r] = row r of W · token t's activation, for rows [0, rows) and tokens [0, tokens):
+// W of an IQ_Q8_0/Q4_0/Q4_1/Q4_K/Q6_K kind, rows row_bytes apart, k elements each; token t's
+// activation quantized by iq_quantize_q8 (quants at q + t·k, block scales at d + t·k/32). A
+// token's results do not depend on `tokens` nor on the kernel set. Returns 0 (writing nothing)
+// when the active set has no kernel for `kind` or scratch memory could not be had.
+int iq_gemm_q8(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t k, const int8_t *q, const float *d,
+               int64_t tokens, float *y, size_t ldy);
+
 #endif

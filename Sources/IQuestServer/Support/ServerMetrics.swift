@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import IQuestEngine
+import IQuestKernels
 import Metrics
 import Prometheus
 
@@ -60,6 +61,9 @@ public final class ServerMetrics: Sendable {
         openConnectionsGauge = CoreMetrics.Gauge(label: "iquest:open_connections", factory: factory)
         admittedGauge = CoreMetrics.Gauge(label: "iquest:requests_admitted", factory: factory)
         capacityGauge = CoreMetrics.Gauge(label: "iquest:requests_admitted_capacity", factory: factory)
+        // Which kernel set the process runs (an info-style gauge: 1 for the set in use).
+        CoreMetrics.Gauge(label: "iquest:kernel_set_info", dimensions: [("set", KernelSet.current.description)], factory: factory)
+            .record(1)
     }
 
     /// Engine and process gauges, refreshed when `/metrics` is scraped.

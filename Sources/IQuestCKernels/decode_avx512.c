@@ -1,0 +1,119 @@
+// AVX-512 VNNI decode kernels: quantized weight rows · an activation quantized to int16 blocks of
+// 32 (iq_quantize_q16), the default decode path, for q8_0 / q4_0 / q4_1.
+//
+// A block's 32 weights are widened to int16 (q4: raw nibbles 0…15) and meet the activation's 32
+// int16 quants in two vpdpwssd: eight int32 lanes of exact sums (≤ 4·128·32767 for q8_0). Then,
+// as in the AVX2 kernels, one float FMA per block with the scale dw·d[b], and the offset terms
+// (q4_0: −8·dw·s[b], q4_1: m·s[b]). Results differ from the AVX2 set's in the float rounding
+// order only.
+//
+// Several tokens (iq_dot_rows_q16_batch): the single-token kernel per token on chunks of rows that
+// stay in L1/L2 between tokens, so each token's result is bitwise what it is alone.
+#include "iquest_ckernels.h"
+#include "kquants.h"
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define PREFETCH_AHEAD 2048
+// Rows per chunk when several tokens share the call (16 rows of q8_0 at K = 5120: 170 KiB, in L2).
+#define ROW_CHUNK 16
+
+static inline AVX512_TARGET float hsum8(__m256 v) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+// Rows against one token. Blocks go eight at a time: the eight weight scales (and q4_1's mins)
+// come in with one dword gather at the block starts, are converted together and multiplied by
+// the activation's scales d[b…b+7] in one vector op, and the offset terms (q4_0: −8·dw·s,
+// q4_1: m·s) advance eight lanes with one FMA. Per block there remain the widening, two
+// vpdpwssd (ymm: 256-bit EVEX ops leave all three vector ports in use), the conversion and one
+// FMA with the block's scale read back as a broadcast load. A tail of < 8 blocks takes the same
+// steps with the gather masked.
+#define DEFINE_ROWS_512(NAME, KIND)                                                                       \
+    static AVX512_TARGET void NAME(const uint8_t *w, size_t row_bytes, int64_t rows, const int16_t *q,     \
+                                   const float *d, const float *s, int64_t k, float *y) {                  \
+        const int block = KIND == IQ_Q8_0 ? 34 : KIND == IQ_Q4_0 ? 18 : 20;                               \
+        const size_t quants = KIND == IQ_Q4_1 ? 4 : 2;                                                   \
+        const int64_t blocks = k / 32;                                                                    \
+        const __m256i starts = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(block)); \
+        const __m256i low4 = _mm256_set1_epi16(0x0F);                                                     \
+        for (int64_t r = 0; r < rows; r++) {                                                              \
+            const uint8_t *row = w + (size_t)r * row_bytes;                                               \
+            __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), off = _mm256_setzero_ps();     \
+            for (int64_t b0 = 0; b0 < blocks; b0 += 8) {                                                  \
+                const int n = blocks - b0 < 8 ? (int)(blocks - b0) : 8;                                   \
+                const __mmask8 live = (__mmask8)((1u << n) - 1);                                          \
+                const uint8_t *base = row + (size_t)block * b0;                                           \
+                _mm_prefetch((const char *)(base + PREFETCH_AHEAD), _MM_HINT_T0);                         \
+                _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 64), _MM_HINT_T0);                    \
+                _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 128), _MM_HINT_T0);                   \
+                if (KIND == IQ_Q8_0) _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 192), _MM_HINT_T0); \
+                const __m256i heads = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), live, starts, base, 1); \
+                const __m256 dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(heads));                          \
+                const __m256 dv = _mm256_maskz_loadu_ps(live, d + b0), sv = _mm256_maskz_loadu_ps(live, s + b0); \
+                float scale[8];                                                                           \
+                _mm256_storeu_ps(scale, _mm256_mul_ps(dw, dv));                                           \
+                if (KIND == IQ_Q4_0) off = _mm256_fnmadd_ps(_mm256_mul_ps(dw, _mm256_set1_ps(8.0f)), sv, off); \
+                if (KIND == IQ_Q4_1)                                                                      \
+                    off = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32(heads, 16))), sv, off); \
+                for (int i = 0; i < n; i++) {                                                             \
+                    const uint8_t *qs = base + (size_t)block * i + quants;                                \
+                    const int16_t *x = q + 32 * (b0 + i);                                                 \
+                    __m256i lo, hi;                                                                       \
+                    if (KIND == IQ_Q8_0) {                                                                \
+                        lo = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)qs));                  \
+                        hi = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(qs + 16)));           \
+                    } else {                                                                              \
+                        const __m256i bytes = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)qs)); \
+                        lo = _mm256_and_si256(bytes, low4);                                               \
+                        hi = _mm256_srli_epi16(bytes, 4);                                                 \
+                    }                                                                                     \
+                    __m256i sums = _mm256_dpwssd_epi32(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)x)); \
+                    sums = _mm256_dpwssd_epi32(sums, hi, _mm256_loadu_si256((const __m256i *)(x + 16)));  \
+                    if (i & 1) acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_broadcast_ss(scale + i), acc1); \
+                    else acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_broadcast_ss(scale + i), acc0); \
+                }                                                                                         \
+            }                                                                                             \
+            y[r] = hsum8(_mm256_add_ps(acc0, acc1)) + hsum8(off);                                          \
+        }                                                                                                 \
+    }
+
+DEFINE_ROWS_512(rows512_q8_0, IQ_Q8_0)
+DEFINE_ROWS_512(rows512_q4_0, IQ_Q4_0)
+DEFINE_ROWS_512(rows512_q4_1, IQ_Q4_1)
+
+int iq_avx512_has_q16(int kind) { return kind == IQ_Q8_0 || kind == IQ_Q4_0 || kind == IQ_Q4_1; }
+
+void iq_avx512_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
+                            const float *s, int64_t k, float *y) {
+    switch (kind) {
+    case IQ_Q8_0: rows512_q8_0(w, row_bytes, rows, q, d, s, k, y); break;
+    case IQ_Q4_0: rows512_q4_0(w, row_bytes, rows, q, d, s, k, y); break;
+    case IQ_Q4_1: rows512_q4_1(w, row_bytes, rows, q, d, s, k, y); break;
+    }
+}
+
+void iq_avx512_dot_rows_q16_batch(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q,
+                                  const float *d, const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {
+    const int64_t blocks = k / 32;
+    for (int64_t r0 = 0; r0 < rows; r0 += ROW_CHUNK) {
+        const int64_t nr = rows - r0 < ROW_CHUNK ? rows - r0 : ROW_CHUNK;
+        const uint8_t *chunk = (const uint8_t *)w + (size_t)r0 * row_bytes;
+        for (int64_t t = 0; t < tokens; t++)
+            iq_avx512_dot_rows_q16(kind, chunk, row_bytes, nr, q + t * k, d + t * blocks, s + t * blocks, k,
+                                   y + (size_t)t * ldy + r0);
+    }
+}
+#else
+int iq_avx512_has_q16(int kind) { (void)kind; return 0; }
+void iq_avx512_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
+                            const float *s, int64_t k, float *y) {}
+void iq_avx512_dot_rows_q16_batch(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q,
+                                  const float *d, const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {}
+#endif
