@@ -10,11 +10,16 @@ What it runs (all on this machine, in one go, so the rows share the machine's st
      weights built in memory) at q4_0, q8_0 and bf16 (and q4_k when the engine has it): pp512
      tokens/s and GFLOP/s, decode tokens/s, weight GB/s and its share of the read bandwidth that
      the built-in probe measures in the same run.
-  3. --loop: Loop vs dense decode per token on the real 40B layer shape with --layers N (both
+  3. --shape-files DIR: GGUF files at the IQuest-7B shape with random weights in DIR, named
+     iquest7b-Q4_0.gguf, iquest7b-Q4_K_M.gguf, iquest7b-Q8_0.gguf, iquest7b-BF16.gguf (written by
+     tools/gen_shape_gguf.py, quantized by `iquest quantize` / llama-quantize; those present are
+     used): pp512 and tg64 side by side with llama-bench (--llama-bench), the ratio, decode weight
+     GB/s and its share of the probe, the kernel set.
+  4. --loop: Loop vs dense decode per token on the real 40B layer shape with --layers N (both
      passes of the Loop model read every layer's weights; the ratio is what issue #5 bounds).
 
 Usage:
-  python3 tools/perf_table.py [--llama-bench PATH] [--synthetic] [--loop] [--reps 5] [--write]
+  python3 tools/perf_table.py [--llama-bench PATH] [--synthetic] [--shape-files DIR] [--loop] [--reps 5] [--write]
 Needs a release build (`swift build -c release`) and the SmolLM2 asset (tools/fetch-assets.sh).
 --write replaces the text between the perf-table markers in docs/PERFORMANCE.md; without it
 the tables go to stdout. Standard library only.
@@ -114,6 +119,35 @@ def synthetic_table(args):
     return lines
 
 
+SHAPE_TYPES = ["Q4_0", "Q4_K_M", "Q8_0", "BF16"]
+
+
+def shape_files_table(args):
+    lines = ["| file | size | iquest pp512 | llama.cpp pp512 | ratio | iquest tg64 | llama.cpp tg64 | ratio | "
+             "iquest tg GB/s (share of probe) | probe GB/s | peak RSS |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    kernels = None
+    for kind in SHAPE_TYPES:
+        path = os.path.join(args.shape_files, f"iquest7b-{kind}.gguf")
+        if not os.path.exists(path):
+            continue
+        text = run([IQUEST, "bench", "-m", path, "-t", "2", "-p", "512", "-n", "64", "-r", str(args.shape_reps)],
+                   timeout=7200)
+        ours, probe, rss = parse_iquest(text)
+        found = re.search(r"^kernels (\S+)", text, re.M)
+        kernels = found.group(1) if found else kernels
+        theirs = llama_bench(args.llama_bench, path, 2, args.shape_reps, 512, 64) if args.llama_bench else {}
+        pp, tg = ours["pp512"], ours["tg64"]
+        ratio = lambda a, b: f"{a / b:.2f}×" if b else "–"
+        fmt = lambda v: f"{v:.2f}" if v is not None else "–"
+        lines.append(f"| {kind} | {os.path.getsize(path) / 1e9:.2f} GB | {pp[0]:.2f} | {fmt(theirs.get('pp512'))} | "
+                     f"{ratio(pp[0], theirs.get('pp512'))} | {tg[0]:.2f} | {fmt(theirs.get('tg64'))} | "
+                     f"{ratio(tg[0], theirs.get('tg64'))} | {tg[1]} ({tg[2]}) | {probe:.1f} | {rss:.0f} MiB |")
+    lines.append("")
+    lines.append(f"Kernel set: {kernels or '?'}; {args.shape_reps} repetition(s) per test, 2 threads.")
+    return lines
+
+
 def loop_table(args):
     lines = [f"| shape (--layers {args.loop_layers}, q8_0) | tg32 t/s | ms/token | weight GB/s |", "|---|---:|---:|---:|"]
     rates = {}
@@ -134,6 +168,8 @@ def main():
     parser.add_argument("--synthetic", action="store_true", help="also the IQuest-7B-shaped rows")
     parser.add_argument("--types", default="q4_0,q8_0,bf16", help="types for --synthetic")
     parser.add_argument("--synthetic-prompt", type=int, default=512)
+    parser.add_argument("--shape-files", help="directory of IQuest-7B-shape GGUF files (iquest7b-<TYPE>.gguf)")
+    parser.add_argument("--shape-reps", type=int, default=1, help="repetitions for --shape-files rows")
     parser.add_argument("--loop", action="store_true", help="also Loop vs dense decode")
     parser.add_argument("--loop-layers", type=int, default=8)
     parser.add_argument("--reps", type=int, default=5)
@@ -154,6 +190,9 @@ def main():
     if args.synthetic:
         body += ["", f"### IQuest-7B shape (14 × the 40B layer, vocab 76,800, random weights), 2 threads, 1 repetition", ""]
         body += synthetic_table(args)
+    if args.shape_files:
+        body += ["", "### IQuest-7B shape GGUF files (random weights), side by side with llama-bench", ""]
+        body += shape_files_table(args)
     if args.loop:
         body += ["", "### Loop vs dense decode (40B layer shape), 2 threads", ""] + loop_table(args)
     text = "\n".join(body)

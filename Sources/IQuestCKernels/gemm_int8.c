@@ -18,6 +18,7 @@
 // the same in every set and whatever other tokens share the call.
 #include "iquest_ckernels.h"
 #include "half_scalar.h"
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,16 +126,24 @@ static void pack_panel(int kind, const uint8_t *w, size_t row_bytes, int nr, int
 // q: token t's int8 quants at q + t·k; dx: its block scales at dx + t·(k/32); sx: its group
 // sums dx·Σq at sx + t·(k/G). out[t·ldo + j] for j < 16.
 
+// Two-plane activations (int16 precision): q = 256·qh + ql with both planes int8, so the same
+// unsigned-byte × signed-byte products give Σ u·q = 256·Σ u·qh + Σ u·ql, exact in 32 bits
+// (|Σ u·qh| ≤ 32·255·127 per group). `ql` is NULL for one-plane (int8) activations.
 static void kernel_scalar(const uint8_t *codes, const float *mul, const float *add, int G, int64_t k, const int8_t *q,
-                          const float *dx, const float *sx, int mr, float *out, size_t ldo) {
+                          const int8_t *ql, const float *dx, const float *sx, int mr, float *out, size_t ldo) {
     const int64_t groups = k / G;
     for (int t = 0; t < mr; t++) {
-        const int8_t *qt = q + t * k;
+        const int8_t *qt = q + t * k, *lt = ql ? ql + t * k : NULL;
         for (int j = 0; j < PANEL; j++) {
             float acc = 0;
             for (int64_t g = 0; g < groups; g++) {
-                int32_t sum = 0;
-                for (int64_t e = g * G; e < (g + 1) * G; e++) sum += (int32_t)codes[64 * (e / 4) + 4 * j + e % 4] * qt[e];
+                int32_t hi = 0, lo = 0;
+                for (int64_t e = g * G; e < (g + 1) * G; e++) {
+                    const int32_t u = codes[64 * (e / 4) + 4 * j + e % 4];
+                    hi += u * qt[e];
+                    if (lt) lo += u * lt[e];
+                }
+                const int32_t sum = lt ? hi * 256 + lo : hi;
                 acc = fmaf((float)sum, mul[16 * g + j] * dx[t * (k / 32) + g * G / 32], acc);
                 acc = fmaf(add[16 * g + j], sx[t * groups + g], acc);
             }
@@ -154,25 +163,31 @@ static inline int32_t load4(const int8_t *p) {
 
 // AVX2: one 8-row half of the panel (half = 0, 1) for MR ≤ 6 tokens.
 static inline __attribute__((always_inline)) void avx2_half(const uint8_t *codes, const float *mul, const float *add,
-                                                            const int G, int64_t k, const int8_t *q, const float *dx,
-                                                            const float *sx, const int MR, int half, float *out,
-                                                            size_t ldo) {
+                                                            const int G, int64_t k, const int8_t *q, const int8_t *ql,
+                                                            const int PLANES, const float *dx, const float *sx,
+                                                            const int MR, int half, float *out, size_t ldo) {
     const int64_t groups = k / G, blocks = k / 32;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[6];
     for (int t = 0; t < MR; t++) acc[t] = _mm256_setzero_ps();
     const uint8_t *c = codes + 32 * half;
     for (int64_t g = 0; g < groups; g++) {
-        __m256i isum[6];
-        for (int t = 0; t < MR; t++) isum[t] = _mm256_setzero_si256();
+        __m256i isum[6], ilow[6];
+        for (int t = 0; t < MR; t++) isum[t] = ilow[t] = _mm256_setzero_si256();
         for (int s = 0; s < G / 4; s++) {
             const int64_t e = g * G + 4 * s;
             const __m256i w = _mm256_loadu_si256((const __m256i *)(c + 16 * e));
             for (int t = 0; t < MR; t++) {
                 const __m256i x = _mm256_set1_epi32(load4(q + t * k + e));
                 isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones));
+                if (PLANES == 2) {
+                    const __m256i xl = _mm256_set1_epi32(load4(ql + t * k + e));
+                    ilow[t] = _mm256_add_epi32(ilow[t], _mm256_madd_epi16(_mm256_maddubs_epi16(w, xl), ones));
+                }
             }
         }
+        if (PLANES == 2)
+            for (int t = 0; t < MR; t++) isum[t] = _mm256_add_epi32(_mm256_slli_epi32(isum[t], 8), ilow[t]);
         const __m256 mv = _mm256_loadu_ps(mul + 16 * g + 8 * half), av = _mm256_loadu_ps(add + 16 * g + 8 * half);
         for (int t = 0; t < MR; t++) {
             const __m256 scale = _mm256_mul_ps(mv, _mm256_set1_ps(dx[t * blocks + g * G / 32]));
@@ -185,11 +200,14 @@ static inline __attribute__((always_inline)) void avx2_half(const uint8_t *codes
 
 // G and MR become compile-time constants, so the group's steps and the tokens unroll.
 static void kernel_avx2(const uint8_t *codes, const float *mul, const float *add, int G, int64_t k, const int8_t *q,
-                        const float *dx, const float *sx, int mr, float *out, size_t ldo) {
+                        const int8_t *ql, const float *dx, const float *sx, int mr, float *out, size_t ldo) {
     for (int half = 0; half < 2; half++) {
-#define CASE(GG, N) case N: avx2_half(codes, mul, add, GG, k, q, dx, sx, N, half, out, ldo); break;
-#define TILES(GG) switch (mr) { CASE(GG, 1) CASE(GG, 2) CASE(GG, 3) CASE(GG, 4) CASE(GG, 5) default: avx2_half(codes, mul, add, GG, k, q, dx, sx, 6, half, out, ldo); break; }
-        if (G == 32) { TILES(32) } else { TILES(16) }
+#define CASE(GG, P, N) case N: avx2_half(codes, mul, add, GG, k, q, ql, P, dx, sx, N, half, out, ldo); break;
+#define TILES(GG) switch (mr) { CASE(GG, 1, 1) CASE(GG, 1, 2) CASE(GG, 1, 3) CASE(GG, 1, 4) CASE(GG, 1, 5) default: avx2_half(codes, mul, add, GG, k, q, ql, 1, dx, sx, 6, half, out, ldo); break; }
+#define TILES2(GG) switch (mr) { CASE(GG, 2, 1) CASE(GG, 2, 2) CASE(GG, 2, 3) default: avx2_half(codes, mul, add, GG, k, q, ql, 2, dx, sx, 4, half, out, ldo); break; }
+        if (ql) { if (G == 32) { TILES2(32) } else { TILES2(16) } }
+        else { if (G == 32) { TILES(32) } else { TILES(16) } }
+#undef TILES2
 #undef TILES
 #undef CASE
     }
@@ -199,19 +217,24 @@ static void kernel_avx2(const uint8_t *codes, const float *mul, const float *add
 
 // AVX-512 VNNI: all 16 rows in one zmm, MR ≤ 8 tokens.
 static inline __attribute__((always_inline)) AVX512_TARGET void avx512_tile(
-    const uint8_t *codes, const float *mul, const float *add, const int G, int64_t k, const int8_t *q, const float *dx,
-    const float *sx, const int MR, float *out, size_t ldo) {
+    const uint8_t *codes, const float *mul, const float *add, const int G, int64_t k, const int8_t *q, const int8_t *ql,
+    const int PLANES, const float *dx, const float *sx, const int MR, float *out, size_t ldo) {
     const int64_t groups = k / G, blocks = k / 32;
     __m512 acc[8];
     for (int t = 0; t < MR; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t g = 0; g < groups; g++) {
-        __m512i isum[8];
-        for (int t = 0; t < MR; t++) isum[t] = _mm512_setzero_si512();
+        __m512i isum[8], ilow[8];
+        for (int t = 0; t < MR; t++) isum[t] = ilow[t] = _mm512_setzero_si512();
         for (int s = 0; s < G / 4; s++) {
             const int64_t e = g * G + 4 * s;
             const __m512i w = _mm512_loadu_si512((const void *)(codes + 16 * e));
-            for (int t = 0; t < MR; t++) isum[t] = _mm512_dpbusd_epi32(isum[t], w, _mm512_set1_epi32(load4(q + t * k + e)));
+            for (int t = 0; t < MR; t++) {
+                isum[t] = _mm512_dpbusd_epi32(isum[t], w, _mm512_set1_epi32(load4(q + t * k + e)));
+                if (PLANES == 2) ilow[t] = _mm512_dpbusd_epi32(ilow[t], w, _mm512_set1_epi32(load4(ql + t * k + e)));
+            }
         }
+        if (PLANES == 2)
+            for (int t = 0; t < MR; t++) isum[t] = _mm512_add_epi32(_mm512_slli_epi32(isum[t], 8), ilow[t]);
         const __m512 mv = _mm512_loadu_ps(mul + 16 * g), av = _mm512_loadu_ps(add + 16 * g);
         for (int t = 0; t < MR; t++) {
             const __m512 scale = _mm512_mul_ps(mv, _mm512_set1_ps(dx[t * blocks + g * G / 32]));
@@ -223,28 +246,58 @@ static inline __attribute__((always_inline)) AVX512_TARGET void avx512_tile(
 }
 
 static AVX512_TARGET void kernel_avx512(const uint8_t *codes, const float *mul, const float *add, int G, int64_t k,
-                                        const int8_t *q, const float *dx, const float *sx, int mr, float *out,
-                                        size_t ldo) {
-#define CASE(GG, N) case N: avx512_tile(codes, mul, add, GG, k, q, dx, sx, N, out, ldo); break;
-#define TILES(GG) switch (mr) { CASE(GG, 1) CASE(GG, 2) CASE(GG, 3) CASE(GG, 4) CASE(GG, 5) CASE(GG, 6) CASE(GG, 7) default: avx512_tile(codes, mul, add, GG, k, q, dx, sx, 8, out, ldo); break; }
-    if (G == 32) { TILES(32) } else { TILES(16) }
+                                        const int8_t *q, const int8_t *ql, const float *dx, const float *sx, int mr,
+                                        float *out, size_t ldo) {
+#define CASE(GG, P, N) case N: avx512_tile(codes, mul, add, GG, k, q, ql, P, dx, sx, N, out, ldo); break;
+#define TILES(GG, P) switch (mr) { CASE(GG, P, 1) CASE(GG, P, 2) CASE(GG, P, 3) CASE(GG, P, 4) CASE(GG, P, 5) CASE(GG, P, 6) CASE(GG, P, 7) default: avx512_tile(codes, mul, add, GG, k, q, ql, P, dx, sx, 8, out, ldo); break; }
+    if (ql) { if (G == 32) { TILES(32, 2) } else { TILES(16, 2) } }
+    else { if (G == 32) { TILES(32, 1) } else { TILES(16, 1) } }
 #undef TILES
 #undef CASE
 }
 #endif
 
-typedef void (*gemm_kernel)(const uint8_t *, const float *, const float *, int, int64_t, const int8_t *, const float *,
-                            const float *, int, float *, size_t);
+typedef void (*gemm_kernel)(const uint8_t *, const float *, const float *, int, int64_t, const int8_t *,
+                            const int8_t *, const float *, const float *, int, float *, size_t);
+
+// Activation quantization for the two-plane (int16-precision) GEMM: per block of 32, as
+// iq_quantize_q16 with Q = 32639 (so that qh = (q − ql)/256 stays within int8), then
+// ql = ((q + 128) mod 256) − 128 and qh = (q − ql) / 256, both in [−127, 127].
+void iq_quantize_q16_planes(const float *x, int64_t k, int8_t *qh, int8_t *ql, float *d) {
+    for (int64_t b = 0; b < k / 32; b++) {
+        const float *xb = x + 32 * b;
+        float amax = 0;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xb[i]));
+        const float Q = 32639.0f;
+        const int live = amax > Q / FLT_MAX;
+        const float inv = live ? Q / amax : 0.0f;
+        d[b] = live ? amax / Q : 0.0f;
+        for (int i = 0; i < 32; i++) {
+            const int32_t q = (int32_t)nearbyintf(xb[i] * inv);
+            const int32_t lo = ((q + 128) & 255) - 128;
+            ql[32 * b + i] = (int8_t)lo;
+            qh[32 * b + i] = (int8_t)((q - lo) / 256);
+        }
+    }
+}
+
+int iq_gemm_q16(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t k, const int8_t *qh, const int8_t *ql,
+                const float *d, int64_t tokens, float *y, size_t ldy);
 
 int iq_gemm_q8(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t k, const int8_t *q, const float *d,
                int64_t tokens, float *y, size_t ldy) {
+    return iq_gemm_q16(kind, w, row_bytes, rows, k, q, NULL, d, tokens, y, ldy);
+}
+
+int iq_gemm_q16(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t k, const int8_t *q, const int8_t *ql,
+                const float *d, int64_t tokens, float *y, size_t ldy) {
     const int set = iq_kernel_set();
     if (!iq_gemm_q8_supported(kind, set) || rows <= 0 || tokens <= 0) return 0;
     gemm_kernel kernel = kernel_scalar;
     int tile = 4;
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
     if (set == IQ_SET_AVX512) { kernel = kernel_avx512; tile = 8; }
-    else if (set == IQ_SET_AVX2) { kernel = kernel_avx2; tile = 6; }
+    else if (set == IQ_SET_AVX2) { kernel = kernel_avx2; tile = ql ? 4 : 6; }
 #endif
     const int G = group_len(kind);
     const int64_t groups = k / G, blocks = k / 32;
@@ -263,7 +316,7 @@ int iq_gemm_q8(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t 
     for (int64_t t = 0; t < tokens; t++)
         for (int64_t g = 0; g < groups; g++) {
             int32_t sum = 0;
-            for (int e = 0; e < G; e++) sum += q[t * k + g * G + e];
+            for (int e = 0; e < G; e++) sum += q[t * k + g * G + e] * (ql ? 256 : 1) + (ql ? ql[t * k + g * G + e] : 0);
             sx[t * groups + g] = d[t * blocks + g * G / 32] * (float)sum;
         }
     for (int64_t r0 = 0; r0 < rows; r0 += PANEL * PANEL_GROUP) {
@@ -282,9 +335,9 @@ int iq_gemm_q8(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t 
                 const float *mul = (const float *)(p + 16 * k), *add = mul + 16 * groups;
                 float *yp = y + (size_t)t0 * ldy + r0 + PANEL * i;
                 if (nrs[i] == PANEL) {
-                    kernel(p, mul, add, G, k, q + t0 * k, d + t0 * blocks, sx + t0 * groups, mr, yp, ldy);
+                    kernel(p, mul, add, G, k, q + t0 * k, ql ? ql + t0 * k : NULL, d + t0 * blocks, sx + t0 * groups, mr, yp, ldy);
                 } else {
-                    kernel(p, mul, add, G, k, q + t0 * k, d + t0 * blocks, sx + t0 * groups, mr, tmp, 16);
+                    kernel(p, mul, add, G, k, q + t0 * k, ql ? ql + t0 * k : NULL, d + t0 * blocks, sx + t0 * groups, mr, tmp, 16);
                     for (int t = 0; t < mr; t++) memcpy(yp + (size_t)t * ldy, tmp + 16 * t, sizeof(float) * nrs[i]);
                 }
             }

@@ -87,9 +87,10 @@ public enum KernelSetError: Error, CustomStringConvertible, Equatable {
 }
 
 /// How prompt-path (GEMM) products meet quantized weights, process-wide:
-/// - `integer` (the default): each activation row is quantized to int8 blocks of 32 (llama.cpp's
-///   q8_0 activation scheme) and multiplied in integer SIMD (vpdpbusd with VNNI) with exact
-///   integer sums, when the kernel set has a kernel for the weight kind.
+/// - `integer` (the default): each activation row is quantized in the model's ActivationPrecision
+///   (int16 as two int8 planes, or int8: llama.cpp's q8_0 activation scheme) and multiplied in
+///   integer SIMD (vpdpbusd with VNNI) with exact integer sums, when the kernel set has a kernel
+///   for the weight kind.
 /// - `float`: weights decoded to f32 panels and multiplied in f32 (the earlier path).
 /// Models loaded with `ActivationPrecision.exact` always take the f32 path (parity tests).
 public enum PromptProducts: String, CaseIterable, Sendable {

@@ -14,8 +14,9 @@ import IQuestCKernels
 /// With `quantized` scratch (ActivationPrecision.int16 / .int8), the decode path and
 /// q8_0/q4_0/q4_1/q4_K/q6_K weights, x is quantized once into it and the rows are dotted with
 /// integer SIMD instead. On the prompt path with that scratch, PromptProducts.integer and a
-/// kernel for the kind in the active KernelSet, x is quantized to int8 blocks and multiplied by
-/// the integer GEMM (IQuestCKernels/gemm_int8.c) instead of the f32 panels.
+/// kernel for the kind in the active KernelSet, x is quantized in the scratch's precision (int16
+/// as two int8 planes, or int8) and multiplied by the integer GEMM (IQuestCKernels/gemm_int8.c)
+/// instead of the f32 panels.
 public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatrix,
                    into y: UnsafeMutablePointer<Float>, pool: ComputePool, quantized: QuantizedActivations? = nil,
                    path: ProductPath = .automatic) {
@@ -34,9 +35,7 @@ public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatr
         pool.run { t in
             let rows = pool.slice(t, of: w.rows, granule: panelWidth)
             guard !rows.isEmpty else { return }
-            let done = iq_gemm_q8(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), Int64(w.columns),
-                                  quantized.promptQuants, quantized.promptScales, Int64(m), y + rows.lowerBound, w.rows)
-            if done == 0 { floatPanels(w, x, m, y, rows) }
+            if !quantized.promptProduct(w, rows, tokens: m, into: y) { floatPanels(w, x, m, y, rows) }
         }
     } else {
         pool.run { t in

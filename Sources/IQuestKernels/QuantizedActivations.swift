@@ -33,9 +33,11 @@ public final class QuantizedActivations {
     /// [M·K/32] sums d·Σq.
     public private(set) var sums: UnsafeMutablePointer<Float>
     private var capacity = 0
-    /// The prompt GEMM's input (`quantizePrompt`): [M·K] int8 quants and [M·K/32] block scales,
-    /// whatever `precision` is (the integer GEMM takes int8 activations).
+    /// The prompt GEMM's input (`quantizePrompt`), [M·K] int8 each and [M·K/32] block scales:
+    /// `.int8` quants in `promptQuants` (llama.cpp's q8_0 activation scheme); `.int16` quants
+    /// q = 256·high + low in two int8 planes, `promptQuants` (high) and `promptLow`.
     public private(set) var promptQuants: UnsafeMutablePointer<Int8> = .allocate(capacity: 1)
+    public private(set) var promptLow: UnsafeMutablePointer<Int8> = .allocate(capacity: 1)
     public private(set) var promptScales: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private var promptSums: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private var promptCapacity = 0
@@ -66,17 +68,35 @@ public final class QuantizedActivations {
         }
     }
 
-    /// Quantizes x [rows, columns] to int8 blocks of 32 for the prompt GEMM (columns a multiple of 32).
+    /// Quantizes x [rows, columns] for the prompt GEMM in this scratch's precision (columns a
+    /// multiple of 32).
     public func quantizePrompt(_ x: UnsafePointer<Float>, rows: Int, columns: Int) {
         let count = rows * columns
         if count > promptCapacity {
-            promptQuants.deallocate(); promptScales.deallocate(); promptSums.deallocate()
+            promptQuants.deallocate(); promptLow.deallocate(); promptScales.deallocate(); promptSums.deallocate()
             promptCapacity = count
             promptQuants = .allocate(capacity: count)
+            promptLow = .allocate(capacity: count)
             promptScales = .allocate(capacity: count / 32)
             promptSums = .allocate(capacity: count / 32)
         }
-        iq_quantize_q8(x, Int64(count), promptQuants, promptScales, promptSums)
+        if precision == .int8 {
+            iq_quantize_q8(x, Int64(count), promptQuants, promptScales, promptSums)
+        } else {
+            iq_quantize_q16_planes(x, Int64(count), promptQuants, promptLow, promptScales)
+        }
+    }
+
+    /// Rows `rows` of y = x · Wᵀ for the M activation rows last given to `quantizePrompt`, by the
+    /// integer GEMM; false (nothing written) when it could not run (no scratch memory).
+    @inline(__always)
+    func promptProduct(_ w: WeightMatrix, _ rows: Range<Int>, tokens m: Int, into y: UnsafeMutablePointer<Float>) -> Bool {
+        let done = precision == .int8
+            ? iq_gemm_q8(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), Int64(w.columns),
+                         promptQuants, promptScales, Int64(m), y + rows.lowerBound, w.rows)
+            : iq_gemm_q16(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), Int64(w.columns),
+                          promptQuants, promptLow, promptScales, Int64(m), y + rows.lowerBound, w.rows)
+        return done != 0
     }
 
     /// y[r] = row r of `w` · token `token`'s quantized activation, for `rows`.
@@ -113,7 +133,7 @@ public final class QuantizedActivations {
 
     deinit {
         quants.deallocate(); scales.deallocate(); sums.deallocate()
-        promptQuants.deallocate(); promptScales.deallocate(); promptSums.deallocate()
+        promptQuants.deallocate(); promptLow.deallocate(); promptScales.deallocate(); promptSums.deallocate()
     }
 }
 

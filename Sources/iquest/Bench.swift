@@ -171,7 +171,7 @@ struct Bench: ParsableCommand {
         print(String(format: "memory read bandwidth: %.1f GB/s (probe: %.2f GiB buffer, %d threads, median of %d passes: %@)",
                      probe.median, Double(probe.bytes) / 1_073_741_824, probe.threads, probe.passes.count,
                      probe.passes.map { String(format: "%.1f", $0) }.joined(separator: " ")))
-        print("activations: \(model.activationPrecision.rawValue) (decode products on q8_0/q4_0/q4_1/q4_K/q6_K weights); "
+        print("activations: \(model.activationPrecision.rawValue) (products on q8_0/q4_0/q4_1/q4_K/q6_K weights); "
               + "prompt products: \(model.activationPrecision == .exact ? "float (exact)" : PromptProducts.current.rawValue)")
         print(KernelSet.summary)
         let kvPerToken = model.kvLayout.bytesPerToken(types: types)

@@ -7,7 +7,7 @@ struct IQuest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iquest",
         abstract: "Run IQuest-Coder-V1 and other Llama-family models on the CPU.",
-        subcommands: [Generate.self, Chat.self, Tokenize.self, Template.self, Bench.self, Quantize.self, Serve.self])
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Template.self, Bench.self, Quantize.self, Serve.self, Kernels.self])
 }
 
 /// Options every command that loads a model takes.
@@ -29,7 +29,7 @@ struct ModelOptions: ParsableArguments {
 extension ActivationPrecision: ExpressibleByArgument {}
 
 let activationsHelp = ArgumentHelp(
-    "Activations in decode products with q8_0/q4_0/q4_1/q4_K/q6_K weights: exact (f32, the reference), int16 or int8 (fastest, least accurate).",
+    "Activations in products with q8_0/q4_0/q4_1/q4_K/q6_K weights (decode rows and, with --prompt-products integer, prompt rows): exact (f32, the reference), int16 (default) or int8 (llama.cpp's scheme: fastest, least accurate).",
     valueName: "exact|int16|int8")
 
 /// Writes to stderr without buffering.

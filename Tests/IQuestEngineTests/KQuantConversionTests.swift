@@ -104,10 +104,16 @@ struct KQuantConversionTests {
         let exact = try logits(mixed, activations: .exact)
         let q4km = relativeDifference(exact, reference)
         let q8_0 = relativeDifference(try logits(q8, activations: .exact), reference)
-        // The integer decode kernels (M = 1 rows) against the f32-activation path on the same file.
-        let int16 = relativeDifference(try logits(mixed, activations: .int16), exact)
-        let int8 = relativeDifference(try logits(mixed, activations: .int8), exact)
-        print("max |Δ logit| / max |logit|: q4_k_m vs f32 \(q4km), q8_0 vs f32 \(q8_0); q4_k_m int16 vs exact \(int16), int8 vs exact \(int8)")
+        // The integer decode kernels (the M = 1 rows, the last three) against the f32-activation
+        // path on the same file; the prompt rows before them go through the integer GEMM in the
+        // same precision (PromptProducts.integer).
+        let decodeRows = 3
+        let int16Rows = try logits(mixed, activations: .int16), int8Rows = try logits(mixed, activations: .int8)
+        let int16 = relativeDifference(Array(int16Rows.suffix(decodeRows)), Array(exact.suffix(decodeRows)))
+        let int8 = relativeDifference(Array(int8Rows.suffix(decodeRows)), Array(exact.suffix(decodeRows)))
+        let prompt16 = relativeDifference(Array(int16Rows.dropLast(decodeRows)), Array(exact.dropLast(decodeRows)))
+        let prompt8 = relativeDifference(Array(int8Rows.dropLast(decodeRows)), Array(exact.dropLast(decodeRows)))
+        print("max |Δ logit| / max |logit|: q4_k_m vs f32 \(q4km), q8_0 vs f32 \(q8_0); q4_k_m decode int16 vs exact \(int16), int8 vs exact \(int8); prompt rows (integer GEMM) int16 \(prompt16), int8 \(prompt8)")
         // Measured (this model and seed): q4_k_m 0.168, q8_0 0.018 — about the ratio of their
         // weight round-trip errors (KQuantTests); int16 vs exact 6e-5, int8 vs exact 0.014.
         // Random weights make logits small next to the quantization noise; the bound checks the
@@ -116,6 +122,8 @@ struct KQuantConversionTests {
         #expect(q8_0 < q4km)
         #expect(int16 < 5e-4)
         #expect(int8 < 0.05)
+        #expect(prompt16 < 5e-4)
+        #expect(prompt8 < 0.05)
     }
 
     /// tiny-llama (hidden 64, ffn 160): no row is a multiple of 256, so every matrix falls back

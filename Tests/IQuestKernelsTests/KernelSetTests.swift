@@ -53,10 +53,11 @@ func gemmMagnitude(_ kind: WeightKind, _ row: [UInt8], _ w: [Double], _ x: [Doub
         #expect(KernelSet(name: "avx512-vnni") == .avx512)
     }
 
-    /// y = x · Wᵀ on the prompt path (int8 activations, integer GEMM) with a one-thread pool.
-    static func promptProduct(_ kind: WeightKind, _ bytes: [UInt8], _ x: [Float], m: Int, n: Int, k: Int) -> [Float] {
+    /// y = x · Wᵀ on the prompt path (integer GEMM in `precision`) with a one-thread pool.
+    static func promptProduct(_ kind: WeightKind, _ bytes: [UInt8], _ x: [Float], m: Int, n: Int, k: Int,
+                              _ precision: ActivationPrecision) -> [Float] {
         var y = [Float](repeating: .nan, count: m * n)
-        let scratch = QuantizedActivations(.int16)
+        let scratch = QuantizedActivations(precision)
         bytes.withUnsafeBytes { w in
             let matrix = WeightMatrix(kind: kind, rows: n, columns: k, base: w.baseAddress!)
             x.withUnsafeBufferPointer { xp in
@@ -69,8 +70,23 @@ func gemmMagnitude(_ kind: WeightKind, _ row: [UInt8], _ w: [Double], _ x: [Doub
         return y
     }
 
-    @Test(arguments: gemmKinds)
-    func promptGEMMMatchesTheReferenceInEverySet(kind: WeightKind) throws {
+    /// The two-plane activation rule (int16 precision for the prompt GEMM), per block of 32:
+    /// q = rint(x · 32639 / max|x|), d = max|x| / 32639 (a zero block stays zero).
+    static func referencePlanes(_ x: [Float]) -> (q: [Int], d: [Float]) {
+        var q: [Int] = [], d: [Float] = []
+        for b in 0..<(x.count / 32) {
+            let block = x[(32 * b)..<(32 * b + 32)]
+            let amax = block.map { abs($0) }.max()!
+            let live = amax > 32639 / Float.greatestFiniteMagnitude
+            let inv: Float = live ? 32639 / amax : 0
+            q += block.map { Int(($0 * inv).rounded(.toNearestOrEven)) }
+            d.append(live ? amax / 32639 : 0)
+        }
+        return (q, d)
+    }
+
+    @Test(arguments: gemmKinds, [ActivationPrecision.int8, .int16])
+    func promptGEMMMatchesTheReferenceInEverySet(kind: WeightKind, precision: ActivationPrecision) throws {
         #expect(PromptProducts.current == .integer)
         var rng = TestRNG(seed: 0x6E33 &+ UInt64(Self.gemmKinds.firstIndex(of: kind)!))
         let shapes = kind.blockSize == 256 ? [(37, 512), (16, 256), (5, 768)] : [(37, 160), (16, 64), (70, 96)]
@@ -78,12 +94,18 @@ func gemmMagnitude(_ kind: WeightKind, _ row: [UInt8], _ w: [Double], _ x: [Doub
             let m = 13
             let bytes = randomWeightBytes(kind, rows: n, columns: k, rng: &rng)
             let x = rng.floats(m * k, -2, 2)
-            let a = referenceQuantize(x, .int8)
-            let xq = (0..<(m * k)).map { Double(a.d[$0 / 32]) * Double(a.q[$0]) }
+            let xq: [Double]
+            if precision == .int8 {
+                let a = referenceQuantize(x, .int8)
+                xq = (0..<(m * k)).map { Double(a.d[$0 / 32]) * Double(a.q[$0]) }
+            } else {
+                let a = Self.referencePlanes(x)
+                xq = (0..<(m * k)).map { Double(a.d[$0 / 32]) * Double(a.q[$0]) }
+            }
             let rowBytes = kind.rowBytes(columns: k)
             var results: [KernelSet: [Float]] = [:]
             for set in KernelSet.allCases {
-                guard let y = KernelSet.withThreadOverride(set, { Self.promptProduct(kind, bytes, x, m: m, n: n, k: k) }) else {
+                guard let y = KernelSet.withThreadOverride(set, { Self.promptProduct(kind, bytes, x, m: m, n: n, k: k, precision) }) else {
                     print("\(kind) prompt GEMM, set \(set): skipped (CPU lacks it)")
                     continue
                 }
@@ -104,10 +126,10 @@ func gemmMagnitude(_ kind: WeightKind, _ row: [UInt8], _ w: [Double], _ x: [Doub
                         if !(err <= 2e-6 * magnitude + 1e-30), bad.count < 4 { bad.append("y[\(t)][\(r)] = \(y[t * n + r]), expected \(want)") }
                     }
                 }
-                #expect(bad.isEmpty, "\(kind) set \(set) N=\(n) K=\(k): \(bad.joined(separator: "; "))")
-                print("\(kind) prompt GEMM, set \(set), N=\(n) K=\(k): worst error / magnitude \(worst)")
+                #expect(bad.isEmpty, "\(kind) \(precision) set \(set) N=\(n) K=\(k): \(bad.joined(separator: "; "))")
+                print("\(kind) \(precision) prompt GEMM, set \(set), N=\(n) K=\(k): worst error / magnitude \(worst)")
                 // A token's row does not depend on how many tokens share the call.
-                let alone = KernelSet.withThreadOverride(set) { Self.promptProduct(kind, bytes, Array(x[(4 * k)..<(9 * k)]), m: 5, n: n, k: k) }
+                let alone = KernelSet.withThreadOverride(set) { Self.promptProduct(kind, bytes, Array(x[(4 * k)..<(9 * k)]), m: 5, n: n, k: k, precision) }
                 #expect(alone == Array(y[(4 * n)..<(9 * n)]), "\(kind) set \(set): tokens 4…8 alone differ from the batch of 13")
             }
             // The sets share the integer sums and the float steps: bitwise the same results.

@@ -48,6 +48,36 @@ import Testing
         print("SmolLM2 \(precision) vs exact: KL max \(worst), mean \(mean) over \(positions) positions; top-16 max |Δlogit| vs transformers \(worstTop)")
     }
 
+    /// The prompt path: whole prompts in one forward (the integer GEMM in the model's precision,
+    /// PromptProducts.integer) against the exact path's prefill, KL(P_exact ‖ P) at every position.
+    /// int16 runs as two int8 planes (Q = 32639) and is held to the decode path's bounds; int8 is
+    /// llama.cpp's activation scheme for prompts (q8_0 blocks of 32).
+    @Test(arguments: [ActivationPrecision.int16, .int8])
+    func prefillDistributionStaysClose(precision: ActivationPrecision) throws {
+        #expect(PromptProducts.current == .integer)
+        let parity = try SmolParity.load()
+        let exact = try loadModel(Fixtures.smolLM2Path, activations: .exact)
+        let fast = try loadModel(Fixtures.smolLM2Path, activations: precision)
+        let bound = Self.bounds(precision)
+        var worst = 0.0, sum = 0.0, positions = 0
+        for prompt in parity.prompts where prompt.ids.count >= 4 {
+            let n = prompt.ids.count
+            let reference = try exact.forward(prompt.ids, cache: exact.makeCache(capacity: n), logits: .all)
+            let got = try fast.forward(prompt.ids, cache: fast.makeCache(capacity: n), logits: .all)
+            for p in 0..<n {
+                let kl = klDivergence(reference.row(p), got.row(p))
+                worst = max(worst, kl)
+                sum += kl
+                positions += 1
+                #expect(kl <= bound.max, "\(precision) prefill \(prompt.name) position \(p): KL \(kl)")
+            }
+        }
+        #expect(positions > 0)
+        let mean = sum / Double(max(positions, 1))
+        #expect(mean <= bound.mean, "\(precision) prefill: mean KL \(mean)")
+        print("SmolLM2 \(precision) prefill (integer prompt GEMM, kernels \(KernelSet.current)) vs exact: KL max \(worst), mean \(mean) over \(positions) positions")
+    }
+
     /// Transformers' 32-token greedy continuations, token for token, with int16 activations: after
     /// an exact prefill (what generation does for prompts of 4 or more tokens) and with the prompt
     /// fed one token at a time (every product quantized). int8 is run too and its agreement only

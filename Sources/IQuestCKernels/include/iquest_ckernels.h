@@ -102,5 +102,11 @@ int iq_gemm_q8_supported(int kind, int set);
 // when the active set has no kernel for `kind` or scratch memory could not be had.
 int iq_gemm_q8(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t k, const int8_t *q, const float *d,
                int64_t tokens, float *y, size_t ldy);
+// The same with int16-precision activations in two int8 planes (q = 256·qh + ql, quantized by
+// iq_quantize_q16_planes: Q = 32639 per block of 32): twice the integer work of iq_gemm_q8, the
+// accuracy of the int16 decode path.
+void iq_quantize_q16_planes(const float *x, int64_t k, int8_t *qh, int8_t *ql, float *d);
+int iq_gemm_q16(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t k, const int8_t *qh, const int8_t *ql,
+                const float *d, int64_t tokens, float *y, size_t ldy);
 
 #endif
