@@ -52,6 +52,9 @@ let package = Package(
         .target(name: "IQuestTemplates"),
         .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats", "IQuestTemplates"], swiftSettings: fastMath),
         .target(name: "IQuestOutputParsing"),
+        // HumanEval: data, sandboxed execution (bubblewrap), generation through the scheduler or a
+        // server, pass@k and paired comparison. Above the engine, beside the server.
+        .target(name: "IQuestEval", dependencies: ["IQuestEngine", "IQuestKernels"]),
         .target(name: "IQuestServer", dependencies: [
             "IQuestEngine",
             "IQuestKernels",
@@ -75,6 +78,7 @@ let package = Package(
             "IQuestOutputParsing",
             "IQuestKernels",
             "IQuestTemplates",
+            "IQuestEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "IQuestKernelsTests", dependencies: ["IQuestKernels"]),
@@ -83,7 +87,8 @@ let package = Package(
         .testTarget(name: "IQuestModelsTests", dependencies: ["IQuestModels", "IQuestFormats"]),
         .testTarget(name: "IQuestTemplatesTests", dependencies: ["IQuestTemplates"]),
         .testTarget(name: "IQuestEngineTests", dependencies: ["IQuestEngine", "IQuestModels", "IQuestKernels", "IQuestFormats"]),
-        .testTarget(name: "IQuestCLITests", dependencies: ["IQuestEngine"]),
+        .testTarget(name: "IQuestCLITests", dependencies: ["IQuestEngine", "IQuestEval"]),
+        .testTarget(name: "IQuestEvalTests", dependencies: ["IQuestEval", "IQuestEngine"]),
         .testTarget(name: "IQuestOutputParsingTests", dependencies: ["IQuestOutputParsing"], exclude: ["Fixtures"]),
         .testTarget(name: "IQuestServerTests", dependencies: [
             "IQuestServer",

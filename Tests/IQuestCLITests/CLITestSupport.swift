@@ -96,7 +96,7 @@ struct CLIResult {
 
 /// Runs `iquest` with `arguments`; output goes through files (no pipe can fill up), and the
 /// process is killed after `timeout` seconds.
-func runIQuest(_ arguments: [String], timeout: TimeInterval = 120) throws -> CLIResult {
+func runIQuest(_ arguments: [String], timeout: TimeInterval = 120, environment: [String: String] = [:]) throws -> CLIResult {
     let binary = try IQuestBinary.locate()
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iquest-cli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -111,6 +111,7 @@ func runIQuest(_ arguments: [String], timeout: TimeInterval = 120) throws -> CLI
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     try process.run()
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(10_000) }
