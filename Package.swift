@@ -52,6 +52,8 @@ let package = Package(
         .target(name: "IQuestTemplates"),
         .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats", "IQuestTemplates"], swiftSettings: fastMath),
         .target(name: "IQuestOutputParsing"),
+        // Structured outputs: grammars, regexes, JSON Schema and token masks; knows no model or server.
+        .target(name: "IQuestConstraints", swiftSettings: fastMath),
         .target(name: "IQuestServer", dependencies: [
             "IQuestEngine",
             "IQuestOutputParsing",
@@ -83,6 +85,7 @@ let package = Package(
         .testTarget(name: "IQuestTemplatesTests", dependencies: ["IQuestTemplates"]),
         .testTarget(name: "IQuestEngineTests", dependencies: ["IQuestEngine", "IQuestModels", "IQuestKernels", "IQuestFormats"]),
         .testTarget(name: "IQuestCLITests", dependencies: ["IQuestEngine"]),
+        .testTarget(name: "IQuestConstraintsTests", dependencies: ["IQuestConstraints", "IQuestTokenizer", "IQuestFormats"]),
         .testTarget(name: "IQuestOutputParsingTests", dependencies: ["IQuestOutputParsing"], exclude: ["Fixtures"]),
         .testTarget(name: "IQuestServerTests", dependencies: [
             "IQuestServer",
