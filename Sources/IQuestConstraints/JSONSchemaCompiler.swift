@@ -23,6 +23,11 @@ public struct JSONSchemaOptions: Sendable {
     public var oneOfAsAnyOf = true
     /// `format` values are enforced; false makes `format` an annotation (the 2020-12 default).
     public var enforceFormat = true
+    /// Objects with at most this many declared properties accept them in any order.
+    public var anyOrderLimit = 6
+    /// Integers may be written with a zero fraction (1.0), which JSON Schema counts as an
+    /// integer; off by default so generated integers parse as integers everywhere.
+    public var integerAllowsZeroFraction = false
 
     public init() {}
 }
@@ -30,17 +35,37 @@ public struct JSONSchemaOptions: Sendable {
 public final class JSONSchemaCompiler {
     let root: JSONValue
     let options: JSONSchemaOptions
-    let b = GrammarBuilder()
+    let b: GrammarBuilder
     private var compiled: [String: Int] = [:]
     private var wsElement: GrammarElement?
 
-    public init(schema: JSONValue, options: JSONSchemaOptions = JSONSchemaOptions()) {
+    public init(schema: JSONValue, options: JSONSchemaOptions = JSONSchemaOptions(), builder: GrammarBuilder = GrammarBuilder()) {
         root = schema
         self.options = options
+        b = builder
+    }
+
+    /// The schema's value as one element of `builder`'s grammar (several schemas, e.g. each
+    /// tool's parameters, can share one builder; each resolves its own $refs).
+    public func valueElement() throws -> GrammarElement {
+        try checkDialect(root)
+        return .rule(try rule(at: "", schema: root))
+    }
+
+    /// Bounded whitespace as the JSON grammars use it.
+    public var whitespace: GrammarElement { ws }
+
+    func checkDialect(_ schema: JSONValue) throws {
+        if let dialect = schema["$schema"] {
+            guard let uri = dialect.stringValue, uri.contains("json-schema.org/") else {
+                throw ConstraintError.unsupportedKeyword(keyword: "$schema", pointer: "/$schema", reason: "only the standard JSON Schema dialects (json-schema.org) are known")
+            }
+        }
     }
 
     public static func grammar(for schema: JSONValue, options: JSONSchemaOptions = JSONSchemaOptions()) throws -> Grammar {
         let c = JSONSchemaCompiler(schema: schema, options: options)
+        try c.checkDialect(schema)
         let start = try c.rule(at: "", schema: schema)
         let top = c.b.rule([[c.ws, .rule(start), c.ws]], name: "root")
         do { return try c.b.build(start: top) } catch ConstraintError.grammar(let m) {
@@ -246,6 +271,16 @@ public final class JSONSchemaCompiler {
         func refuse(_ key: String, _ why: String) -> ConstraintError {
             .unsupportedKeyword(keyword: "allOf", pointer: pointer, reason: "cannot combine '\(key)': \(why)")
         }
+        // additionalProperties sees only its own schema's properties: combining is exact only
+        // when the other side declares no property it lacks.
+        let namesA = Set((a["properties"]?.objectMembers ?? []).map { $0.0 }), namesC = Set((c["properties"]?.objectMembers ?? []).map { $0.0 })
+        if let ap = a["additionalProperties"], ap != .bool(true), !namesC.isSubset(of: namesA) { throw refuse("additionalProperties", "it applies to different property sets") }
+        if let ap = c["additionalProperties"], ap != .bool(true), !namesA.isSubset(of: namesC) { throw refuse("additionalProperties", "it applies to different property sets") }
+        // items applies after its own schema's prefixItems only.
+        if (a["items"] != nil && c["prefixItems"] != nil && a["prefixItems"] != c["prefixItems"])
+            || (c["items"] != nil && a["prefixItems"] != nil && a["prefixItems"] != c["prefixItems"]) {
+            throw refuse("items", "it applies after a different prefixItems")
+        }
         for (key, v) in c.members {
             guard let existing = out[key] else { out.set(key, v); continue }
             if existing == v { continue }
@@ -368,17 +403,15 @@ public final class JSONSchemaCompiler {
             }
             return out + [ws] + b.literal("]")
         case .object(let members):
-            if members.isEmpty { return b.literal("{") + [ws] + b.literal("}") }
-            var out = b.literal("{") + [ws]
-            for (i, (k, x)) in members.enumerated() {
-                if i > 0 { out += [ws] + b.literal(",") + [ws] }
-                out += b.literal(JSONValue.quoted(k)) + [ws] + b.literal(":") + [ws] + literal(x)
+            let elements = members.map { (k, x) in
+                (element: b.group(b.literal(JSONValue.quoted(k)) + [ws] + b.literal(":") + [ws] + literal(x)), required: true)
             }
-            return out + [ws] + b.literal("}")
+            return objectBody(elements, extra: nil)
         case .number(let text, let d):
-            // An integral value may be written as the integer (1.0 and 1 are the same value).
-            if d == d.rounded(), abs(d) < 1e15, text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
-                return [b.alternatives([b.literal(text), b.literal(String(Int(d)))])]
+            // Equal numbers are equal values: an integral one may be written 1, 1.0, 1.00….
+            if d == d.rounded(), abs(d) <= 9007199254740992 {
+                let integer = String(Int(d) == 0 && text.hasPrefix("-") ? 0 : Int(d))
+                return b.literal(integer) + b.repeated(b.literal(".") + b.repeated(b.literal("0"), min: 1, max: options.maxFractionDigits), min: 0, max: 1)
             }
             return b.literal(text)
         default:

@@ -63,16 +63,13 @@ extension JSONSchemaCompiler {
             let limit = 1e18
             if let l = lo, abs(l) > limit { throw ConstraintError.unsupportedKeyword(keyword: "minimum", pointer: pointer, reason: "bound beyond ±1e18") }
             if let h = hi, abs(h) > limit { throw ConstraintError.unsupportedKeyword(keyword: "maximum", pointer: pointer, reason: "bound beyond ±1e18") }
-            return [b.integerRange(lo: lo.map { Int($0) }, hi: hi.map { Int($0) }, maxDigits: options.maxIntegerDigits)]
+            let range = b.integerRange(lo: lo.map { Int($0) }, hi: hi.map { Int($0) }, maxDigits: options.maxIntegerDigits)
+            return options.integerAllowsZeroFraction ? [range] + zeroFraction() : [range]
         }
-        // Numbers: exact only for the sign-only bounds (minimum 0, maximum 0) and none.
-        var negative = true, positive = true
-        for (key, v) in [("minimum", minimum), ("maximum", maximum), ("exclusiveMinimum", exMin), ("exclusiveMaximum", exMax)] {
-            guard let v else { continue }
-            if key == "minimum" && v == 0 { negative = false; continue }
-            if key == "maximum" && v == 0 { positive = false; continue }
-            throw ConstraintError.unsupportedKeyword(keyword: key, pointer: pointer + "/" + key, reason: "bounds on non-integer numbers other than minimum/maximum 0")
+        if minimum != nil || maximum != nil || exMin != nil || exMax != nil {
+            return try boundedNumber(minimum: minimum, maximum: maximum, exclusiveMinimum: exMin, exclusiveMaximum: exMax, pointer: pointer)
         }
+        let negative = true, positive = true
         let fraction = b.repeated(b.literal(".") + b.repeated([digits], min: 1, max: options.maxFractionDigits), min: 0, max: 1)
         let exponent = b.repeated([.bytes(ByteSet(Array("eE".utf8)))] + b.repeated([.bytes(ByteSet(Array("+-".utf8)))], min: 0, max: 1)
                                   + b.repeated([digits], min: 1, max: options.maxExponentDigits), min: 0, max: 1)
@@ -85,6 +82,58 @@ extension JSONSchemaCompiler {
             if !positive { alts.append(b.literal("0") + b.repeated(b.literal(".") + b.repeated([.bytes(ByteSet(UInt8(ascii: "0")))], min: 1, max: options.maxFractionDigits), min: 0, max: 1)) }
         }
         return [b.alternatives(alts)]
+    }
+
+    func zeroFraction() -> [GrammarElement] {
+        b.repeated(b.literal(".") + b.repeated(b.literal("0"), min: 1, max: options.maxFractionDigits), min: 0, max: 1)
+    }
+
+    /// Decimal numbers (no exponent) between integral bounds, exact: split by sign, then by
+    /// whether the integer part sits on a bound (where the fraction is constrained) or between.
+    func boundedNumber(minimum: Double?, maximum: Double?, exclusiveMinimum: Double?, exclusiveMaximum: Double?, pointer: String) throws -> [GrammarElement] {
+        for (k, v) in [("minimum", minimum), ("maximum", maximum), ("exclusiveMinimum", exclusiveMinimum), ("exclusiveMaximum", exclusiveMaximum)] {
+            if let v, v != v.rounded() || abs(v) > 1e15 {
+                throw ConstraintError.unsupportedKeyword(keyword: k, pointer: pointer + "/" + k, reason: "non-integral bounds on numbers")
+            }
+        }
+        // (value, exclusive) of the tighter bound on each side.
+        var lo: (Int, Bool)? = minimum.map { (Int($0), false) }
+        if let e = exclusiveMinimum.map({ Int($0) }), lo.map({ e >= $0.0 }) ?? true { lo = (e, true) }
+        var hi: (Int, Bool)? = maximum.map { (Int($0), false) }
+        if let e = exclusiveMaximum.map({ Int($0) }), hi.map({ e <= $0.0 }) ?? true { hi = (e, true) }
+        var alts: [[GrammarElement]] = []
+        // x ≥ 0, written without a sign.
+        if hi.map({ $0.0 > 0 || ($0.0 == 0 && !$0.1) }) ?? true {
+            let l: (Int, Bool) = lo.map { $0.0 >= 0 ? $0 : (0, false) } ?? (0, false)
+            alts += decimalRange(l, hi)
+        }
+        // x < 0: "-" then a magnitude in (max(-hi, 0), -lo].
+        if lo.map({ $0.0 < 0 }) ?? true {
+            let ml: (Int, Bool) = hi.map { $0.0 < 0 ? (-$0.0, $0.1) : (0, true) } ?? (0, true)
+            let mh: (Int, Bool)? = lo.map { (-$0.0, $0.1) }
+            for a in decimalRange(ml, mh) { alts.append(b.literal("-") + a) }
+        }
+        if alts.isEmpty { return [.rule(b.rule([], name: "nothing"))] }
+        return [b.alternatives(alts)]
+    }
+
+    /// Non-negative decimals between l and h (nil: unbounded), each bound inclusive or not.
+    private func decimalRange(_ l: (Int, Bool), _ h: (Int, Bool)?) -> [[GrammarElement]] {
+        let digit = GrammarElement.bytes(GrammarBuilder.digitSet)
+        let k = options.maxFractionDigits
+        let anyFraction = b.repeated(b.literal(".") + b.repeated([digit], min: 1, max: k), min: 0, max: 1)
+        let nonzeroFraction = b.literal(".") + b.repeated(b.literal("0"), min: 0, max: k - 1)
+            + [.bytes(ByteSet(UInt8(ascii: "1")...UInt8(ascii: "9")))] + b.repeated([digit], min: 0, max: k - 1)
+        if let h {
+            if l.0 > h.0 || (l.0 == h.0 && (l.1 || h.1)) { return [] }
+            if l.0 == h.0 { return [b.literal(String(l.0)) + zeroFraction()] }
+        }
+        var alts: [[GrammarElement]] = [b.literal(String(l.0)) + (l.1 ? nonzeroFraction : anyFraction)]
+        if h.map({ $0.0 - 1 >= l.0 + 1 }) ?? true {
+            alts.append([b.integerRange(lo: l.0 + 1, hi: h.map { $0.0 - 1 }, maxDigits: options.maxIntegerDigits)] + anyFraction)
+        }
+        if let h, !h.1 { alts.append(b.literal(String(h.0)) + zeroFraction()) }
+        return alts
     }
 
     func object(_ s: Keywords, pointer: String) throws -> [GrammarElement] {
@@ -121,14 +170,38 @@ extension JSONSchemaCompiler {
             let key = keyNotIn(properties.map { $0.0 })
             extra = b.group([key] + colon + [value])
         }
+        return objectBody(members, extra: extra)
+    }
+
+    /// `{ members }`: with at most `anyOrderLimit` members they may come in any order (each at
+    /// most once; the closing brace only once every required one is in), else in schema order;
+    /// additional properties (`extra`) may sit anywhere.
+    func objectBody(_ members: [(element: GrammarElement, required: Bool)], extra: GrammarElement?) -> [GrammarElement] {
+        let comma = [ws] + b.literal(",") + [ws]
+        if members.count <= options.anyOrderLimit {
+            let n = members.count
+            let requiredMask = members.enumerated().reduce(0) { $1.element.required ? $0 | (1 << $1.offset) : $0 }
+            var rules: [Int: Int] = [:]  // key: mask * 2 + emitted
+            for mask in 0..<(1 << n) { for emitted in 0...1 { rules[mask * 2 + emitted] = b.declare("obj") } }
+            for mask in 0..<(1 << n) {
+                for emitted in 0...1 {
+                    var alts: [[GrammarElement]] = []
+                    if mask & requiredMask == requiredMask { alts.append([]) }
+                    let sep = emitted == 1 ? comma : []
+                    for i in 0..<n where mask & (1 << i) == 0 {
+                        alts.append(sep + [members[i].element, .rule(rules[(mask | 1 << i) * 2 + 1]!)])
+                    }
+                    if let extra { alts.append(sep + [extra, .rule(rules[mask * 2 + 1]!)]) }
+                    b.define(rules[mask * 2 + emitted]!, alts)
+                }
+            }
+            return b.literal("{") + [ws, .rule(rules[0]!), ws] + b.literal("}")
+        }
         // tail(i, emitted): members i… then additional ones; built back to front.
         var after: [Bool: GrammarElement] = [:]
         for emitted in [false, true] {
             var alts: [[GrammarElement]] = [[]]
-            if let extra {
-                let more = b.repeated(comma + [extra], min: 0, max: nil)
-                alts.append((emitted ? comma : []) + [extra] + more)
-            }
+            if let extra { alts.append((emitted ? comma : []) + [extra] + b.repeated(comma + [extra], min: 0, max: nil)) }
             after[emitted] = b.alternatives(alts)
         }
         for m in members.reversed() {
@@ -221,8 +294,9 @@ extension JSONSchemaCompiler {
             return minItems == 0 ? b.literal("[") + [ws] + b.literal("]") : [.rule(b.rule([], name: "nothing"))]
         }
         let rest = try suffix(from: 1, prefix: prefix, tail: tail, minItems: minItems, maxCount: maxCount, comma: comma)
-        let body = minItems == 0 ? b.alternatives([[], [first, rest]]) : b.group([first, rest])
-        return open + [body] + close
+        // One whitespace gap in "[ ]", not two.
+        let items = [first, rest] + close
+        return open + [minItems == 0 ? b.alternatives([b.literal("]"), items]) : b.group(items)]
     }
 
     /// Items from index i on (i ≥ 1, each preceded by a comma): prefix items, then tail items,
