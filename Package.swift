@@ -26,6 +26,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "iquest", targets: ["iquest"]),
+        .executable(name: "iquest-constraints-bench", targets: ["iquest-constraints-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -79,6 +80,8 @@ let package = Package(
             "IQuestTemplates",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "iquest-constraints-bench", dependencies: ["IQuestConstraints", "IQuestTokenizer", "IQuestFormats"],
+                          swiftSettings: fastMath),
         .testTarget(name: "IQuestKernelsTests", dependencies: ["IQuestKernels"]),
         .testTarget(name: "IQuestFormatsTests", dependencies: ["IQuestFormats"]),
         .testTarget(name: "IQuestTokenizerTests", dependencies: ["IQuestTokenizer", "IQuestFormats"]),

@@ -123,18 +123,33 @@ public final class GrammarAutomaton: @unchecked Sendable {
         return computeNext(state, byte)
     }
 
+    /// Fills the whole transition row of `state` at once: bytes that select the same stacks
+    /// lead to the same state, so each distinct selection is expanded once (a JSON string
+    /// state has a handful of selections for its 256 bytes).
     private func computeNext(_ state: Int32, _ byte: UInt8) -> Int32 {
-        var out: [Int32] = []
-        var seen = Set<Int32>()
-        for id in stateStacks[Int(state)] {
-            let p = nodePos[Int(id)]
-            let c = code[Int(p)]
-            guard c >= 0, classes[Int(c)].contains(byte) else { continue }
-            expand(pos: p + 1, parent: nodeParent[Int(id)], into: &out, seen: &seen)
+        let stacks = stateStacks[Int(state)]
+        var bySelection: [[Int32]: Int32] = [:]
+        let base = Int(state) * 256
+        var selection: [Int32] = []
+        for b in 0...255 {
+            selection.removeAll(keepingCapacity: true)
+            for (i, id) in stacks.enumerated() {
+                let c = code[Int(nodePos[Int(id)])]
+                if c >= 0, classes[Int(c)].contains(UInt8(b)) { selection.append(Int32(i)) }
+            }
+            if selection.isEmpty { transitions[base + b] = Self.dead; continue }
+            if let r = bySelection[selection] { transitions[base + b] = r; continue }
+            var out: [Int32] = []
+            var seen = Set<Int32>()
+            for i in selection {
+                let id = stacks[Int(i)]
+                expand(pos: nodePos[Int(id)] + 1, parent: nodeParent[Int(id)], into: &out, seen: &seen)
+            }
+            let r = out.isEmpty ? Self.dead : internState(out)
+            bySelection[selection] = r
+            transitions[base + b] = r
         }
-        let result = out.isEmpty ? Self.dead : internState(out)
-        transitions[Int(state) * 256 + Int(byte)] = result
-        return result
+        return transitions[base + Int(byte)]
     }
 
     public func isAccepting(_ state: Int32) -> Bool { state >= 0 && accepting[Int(state)] }
