@@ -33,14 +33,22 @@ public final class GrammarAutomaton: @unchecked Sendable {
     private var stateStacks: [[Int32]] = []
     private var stateIndex: [[Int32]: Int32] = [:]
     private var accepting: [Bool] = []
-    private(set) var transitions: [Int32] = []
+    /// [state × 256] next states (unknown, dead or an id), in one manually grown buffer so the
+    /// mask walk can read it through a plain pointer (an array property on a class pays an
+    /// exclusivity check and a retain per read, which dominated the walk).
+    private(set) var table: UnsafeMutablePointer<Int32>
+    private var tableCapacity = 0
     public let initialState: Int32
     public let grammar: Grammar
 
     public var stateCount: Int { stateStacks.count }
 
+    deinit { table.deallocate() }
+
     public init(_ grammar: Grammar) throws {
         try grammar.validate()
+        tableCapacity = 64 * 256
+        table = UnsafeMutablePointer<Int32>.allocate(capacity: tableCapacity)
         self.grammar = grammar
         var classIndex: [ByteSet: Int32] = [:]
         ruleStarts = Array(repeating: [], count: grammar.rules.count)
@@ -88,7 +96,15 @@ public final class GrammarAutomaton: @unchecked Sendable {
         stateStacks.append(sorted)
         stateIndex[sorted] = id
         accepting.append(sorted.contains { code[Int(nodePos[Int($0)])] == Self.acceptCode })
-        transitions.append(contentsOf: repeatElement(Self.unknown, count: 256))
+        let needed = (Int(id) + 1) * 256
+        if needed > tableCapacity {
+            let grown = UnsafeMutablePointer<Int32>.allocate(capacity: tableCapacity * 2)
+            grown.update(from: table, count: Int(id) * 256)
+            table.deallocate()
+            table = grown
+            tableCapacity *= 2
+        }
+        (table + Int(id) * 256).update(repeating: Self.unknown, count: 256)
         return id
     }
 
@@ -118,7 +134,7 @@ public final class GrammarAutomaton: @unchecked Sendable {
     /// The state after `byte`, or `dead`.
     @inline(__always)
     public func next(_ state: Int32, _ byte: UInt8) -> Int32 {
-        let t = transitions[Int(state) &* 256 &+ Int(byte)]
+        let t = table[Int(state) &* 256 &+ Int(byte)]
         if t != Self.unknown { return t }
         return computeNext(state, byte)
     }
@@ -137,8 +153,8 @@ public final class GrammarAutomaton: @unchecked Sendable {
                 let c = code[Int(nodePos[Int(id)])]
                 if c >= 0, classes[Int(c)].contains(UInt8(b)) { selection.append(Int32(i)) }
             }
-            if selection.isEmpty { transitions[base + b] = Self.dead; continue }
-            if let r = bySelection[selection] { transitions[base + b] = r; continue }
+            if selection.isEmpty { table[base + b] = Self.dead; continue }
+            if let r = bySelection[selection] { table[base + b] = r; continue }
             var out: [Int32] = []
             var seen = Set<Int32>()
             for i in selection {
@@ -147,9 +163,9 @@ public final class GrammarAutomaton: @unchecked Sendable {
             }
             let r = out.isEmpty ? Self.dead : internState(out)
             bySelection[selection] = r
-            transitions[base + b] = r
+            table[base + b] = r
         }
-        return transitions[base + Int(byte)]
+        return table[base + Int(byte)]
     }
 
     public func isAccepting(_ state: Int32) -> Bool { state >= 0 && accepting[Int(state)] }

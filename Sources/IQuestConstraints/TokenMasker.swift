@@ -41,11 +41,18 @@ public final class TokenMasker: @unchecked Sendable {
         v.edgeChild.withUnsafeBufferPointer { ec in
         v.firstToken.withUnsafeBufferPointer { ft in
         v.tokenIds.withUnsafeBufferPointer { ti in
+            let a = automaton
+            var table = a.table
             while let (node, s) = stack.popLast() {
                 let n = Int(node)
                 for t in Int(ft[n])..<Int(ft[n + 1]) { mask.insert(Int(ti[t])) }
+                let row = Int(s) &* 256
                 for e in Int(fe[n])..<Int(fe[n + 1]) {
-                    let next = automaton.next(s, eb[e])
+                    var next = table[row &+ Int(eb[e])]
+                    if next == GrammarAutomaton.unknown {
+                        next = a.next(s, eb[e])
+                        table = a.table  // the row fill may have grown the table
+                    }
                     if next >= 0 { stack.append((ec[e], next)) }
                 }
             }
