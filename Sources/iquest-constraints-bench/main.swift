@@ -61,7 +61,7 @@ func run(_ schema: JSONValue, _ tests: [(JSONValue, Bool)], _ tokenizer: any Tok
     return (true, walked, wrong, nil)
 }
 
-var vocabPaths: [String] = [], suiteDir: String?, benchDir: String?, limit = Int.max
+var vocabPaths: [String] = [], suiteDir: String?, benchDir: String?, limit = Int.max, checkSchemas: String?
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
     switch a {
@@ -69,6 +69,7 @@ while let a = args.next() {
     case "--suite": suiteDir = args.next()
     case "--bench": benchDir = args.next()
     case "--limit": limit = Int(args.next() ?? "") ?? Int.max
+    case "--check": checkSchemas = args.next()
     default: FileHandle.standardError.write("unknown argument \(a)\n".data(using: .utf8)!); exit(2)
     }
 }
@@ -82,6 +83,51 @@ for path in vocabPaths {
     let vocabulary = TokenVocabulary(bytes: (0..<tokenizer.vocabularySize).map { tokenizer.isSpecial($0) ? nil : tokenizer.tokenBytes($0) },
                                      stopIds: tokenizer.eosTokenIds)
     print(String(format: "%@: vocab %d, trie %d nodes, built in %.0f ms", (path as NSString).lastPathComponent, vocabulary.size, vocabulary.nodeCount, Double(now() - t0) / 1e6))
+    if let file = checkSchemas, let text = try? String(contentsOfFile: file, encoding: .utf8) {
+        // Differential (mask == brute force at random states) and random walks printed as JSON
+        // lines {"schema", "instance"} for Python's jsonschema to validate.
+        var rng = SystemRandomNumberGenerator()
+        var compared = 0, mismatches = 0, finished = 0, cut = 0, emptyMasks = 0
+        var out = ""
+        for line in text.split(separator: "\n") {
+            guard let schema = try? JSONValue.parse(String(line)),
+                  let masker = try? TokenMasker(vocabulary: vocabulary, automaton: GrammarAutomaton(JSONSchemaCompiler.grammar(for: schema))) else { continue }
+            for walk in 0..<16 {
+                var state = masker.automaton.initialState
+                var bytes: [UInt8] = []
+                var done = false
+                for step in 0..<300 {
+                    let mask = masker.mask(state)
+                    if mask.count == 0 { emptyMasks += 1; break }
+                    if walk < 2 && step % 5 == 0 {
+                        var brute = TokenMask(size: vocabulary.size)
+                        for id in 0..<vocabulary.size {
+                            if let b = vocabulary.bytes[id] { var m = GrammarMatcher(masker.automaton, state: state); if m.advance(b) { brute.insert(id) } }
+                            else if vocabulary.stopIds.contains(id) && masker.automaton.isAccepting(state) { brute.insert(id) }
+                        }
+                        compared += 1
+                        if brute != mask { mismatches += 1 }
+                    }
+                    let ids = mask.allowedIds
+                    let stop = vocabulary.stopIds.first ?? -1
+                    if mask.allows(stop) && Double.random(in: 0..<1, using: &rng) < (step > 60 ? 0.9 : 0.3) { done = true; break }
+                    let roll = Double.random(in: 0..<1, using: &rng)
+                    let pred: ([UInt8]) -> Bool = roll < 0.35 ? { $0.contains(0x22) || $0.contains(0x7D) || $0.contains(0x5D) }
+                        : roll < 0.5 ? { $0.contains(0x5C) } : roll < 0.65 ? { $0.contains { $0 >= 0x30 && $0 <= 0x39 } }
+                        : roll < 0.75 ? { $0.contains { $0 >= 0x80 } } : { _ in true }
+                    let pool = ids.filter { $0 != stop && (vocabulary.bytes[$0].map(pred) ?? false) }
+                    guard let id = (pool.isEmpty ? ids.filter { $0 != stop } : pool).randomElement(using: &rng), let b = vocabulary.bytes[id] else {
+                        done = mask.allows(stop); break
+                    }
+                    var m = GrammarMatcher(masker.automaton, state: state); m.advance(b); state = m.state
+                    bytes += b
+                }
+                if done { finished += 1; out += "{\"schema\":\(line),\"instance\":\(JSONValue.quoted(String(decoding: bytes, as: UTF8.self)))}\n" } else { cut += 1 }
+            }
+        }
+        try? out.write(toFile: "/tmp/iquest-walks.jsonl", atomically: true, encoding: .utf8)
+        print("  check: \(compared) masks compared with brute force, \(mismatches) differ; \(finished) walks finished (written to /tmp/iquest-walks.jsonl), \(cut) cut, \(emptyMasks) empty masks before EOS")
+    }
     if let dir = suiteDir {
         var o = JSONSchemaOptions(); o.enforceFormat = false; o.oneOfAsAnyOf = false; o.integerAllowsZeroFraction = true
         var f = Figures(); var groups = 0, compiled = 0, walked = 0, wrong = 0
