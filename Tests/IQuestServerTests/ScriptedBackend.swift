@@ -1,4 +1,5 @@
 import Foundation
+import IQuestConstraints
 import IQuestEngine
 import IQuestServer
 import IQuestTemplates
@@ -74,6 +75,11 @@ final class ScriptedBackend: InferenceBackend, @unchecked Sendable {
     }
 
     func tokenText(_ id: Int) -> String { id < script.count ? script[id] : "" }
+
+    /// The scripted tokenizer's vocabulary: one token per byte, 256 the stop id.
+    func tokenVocabulary() throws -> TokenVocabulary {
+        TokenVocabulary(bytes: (0..<256).map { [UInt8($0)] } + [nil], stopIds: [256])
+    }
 
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
         lock.withLock { _requests.append(request) }

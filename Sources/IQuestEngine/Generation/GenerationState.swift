@@ -14,6 +14,9 @@ struct GenerationState {
     /// Prompt and generated ids so far (repetition penalties read it).
     private(set) var history: [Int]
     private(set) var stats = GenerationStats()
+    private var constraint: ConstraintRun?
+    /// [vocab] logits after logit_bias and the constraint's mask (only when either is in use).
+    private var edited: [Float] = []
 
     /// Checks the request against the model; throws a message naming the problem.
     init(request: GenerationRequest, tokenizer: any Tokenizer, stopTokenIds: Set<Int>, vocabularySize: Int,
@@ -34,6 +37,10 @@ struct GenerationState {
         sampler = Sampler(parameters: request.sampling)
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, previousToken: prompt.last)
         stopMatcher = StopStringMatcher(stops: request.stopStrings)
+        for id in request.logitBias.keys where id < 0 || id >= vocabularySize {
+            throw GenerationError("logit_bias names token id \(id), outside the vocabulary (0..<\(vocabularySize))")
+        }
+        constraint = try request.constraint.map { try ConstraintRun($0) }
         history = prompt
         stats.promptTokens = prompt.count
         stats.finishReason = .length
@@ -46,14 +53,30 @@ struct GenerationState {
     /// generation ends with it (then `stats.finishReason` says why). `positions` is how many
     /// tokens the sequence holds once this token is fed back (for the context limit).
     mutating func next(from logits: ArraySlice<Float>) -> (token: GeneratedToken, done: Bool) {
+        let editing = !request.logitBias.isEmpty || (constraint?.active ?? false)
+        if editing {
+            edited.removeAll(keepingCapacity: true)
+            edited.append(contentsOf: logits)
+            for (id, bias) in request.logitBias where id < edited.count { edited[id] += bias }
+            let allowed = edited.withUnsafeMutableBufferPointer { constraint?.apply(to: $0) ?? true }
+            if !allowed {
+                // A dead end (no token continues the grammar): end as if a stop id were sampled
+                // rather than emit invalid text.
+                stats.finishReason = .stop
+                stats.generatedTokens += 1
+                return (GeneratedToken(id: stopTokenIds.min() ?? 0, text: stopMatcher.flush() + detokenizer.finish(), logprob: nil, topLogprobs: []), true)
+            }
+        }
         let (id, logprob, top) = logits.withUnsafeBufferPointer { row -> (Int, Float?, [(id: Int, logprob: Float)]) in
-            let id = sampler.sample(logits: row, history: history)
+            let id = editing ? edited.withUnsafeBufferPointer { sampler.sample(logits: $0, history: history) }
+                             : sampler.sample(logits: row, history: history)
             guard request.logprobs else { return (id, nil, []) }
             let top = request.topLogprobs > 0 ? topLogprobs(row, k: request.topLogprobs) : []
             return (id, logSoftmax(row)[id], top)
         }
         stats.generatedTokens += 1
         history.append(id)
+        if !stopTokenIds.contains(id) { constraint?.consume(id) }
         if !request.ignoreStopTokens && stopTokenIds.contains(id) {
             stats.finishReason = .stop
             return (GeneratedToken(id: id, text: stopMatcher.flush() + detokenizer.finish(), logprob: logprob, topLogprobs: top), true)
@@ -63,6 +86,12 @@ struct GenerationState {
             stats.finishReason = .stop
             stats.stopString = stopMatcher.matched
             return (GeneratedToken(id: id, text: text, logprob: logprob, topLogprobs: top), true)
+        }
+        if constraint?.isFinished ?? false {
+            // The structure is complete and nothing may follow: end without a stop token.
+            stats.finishReason = .stop
+            let tail = stopMatcher.feed(detokenizer.finish()).emit + stopMatcher.flush()
+            return (GeneratedToken(id: id, text: text + tail, logprob: logprob, topLogprobs: top), true)
         }
         // The token just sampled still has to be fed back, so the sequence would hold history.count.
         let lastStep = stats.generatedTokens == request.maxTokens || history.count > contextLength

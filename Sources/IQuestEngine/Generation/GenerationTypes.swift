@@ -12,6 +12,12 @@ public struct GenerationRequest: Sendable {
     /// Keep generating past the model's stop tokens (until `maxTokens`, a stop string or the
     /// context ends): what benchmarks and load tests use to get fixed-length outputs.
     public var ignoreStopTokens = false
+    /// Structured output: only tokens that keep the text inside this grammar are sampled, stop
+    /// ids only where it is complete.
+    public var constraint: OutputConstraint?
+    /// Added to the logits of these ids before sampling (OpenAI `logit_bias`; -100 bans, +100
+    /// all but forces).
+    public var logitBias: [Int: Float] = [:]
 
     public init(promptIds: [Int], sampling: SamplingParameters = .greedy, maxTokens: Int = 256,
                 stopStrings: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0) {

@@ -1,4 +1,5 @@
 import Foundation
+import IQuestConstraints
 import IQuestEngine
 import IQuestFormats
 import IQuestKernels
@@ -44,6 +45,8 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
     // Guarded by `condition`.
     private var _state: BackendState = .loading("starting")
     private var loaded: LoadedModel?
+    /// Built on the first structured-output request (a walk over the vocabulary), then shared.
+    private var vocabulary: TokenVocabulary?
     private var jobs: [Job] = []
     private var snapshot = SchedulerSnapshot()
     private var _cancelledCount = 0
@@ -130,6 +133,16 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             return try m.chatFormat.prompt(for: plain, options: options)
         }
         return try m.chatFormat.render(messages: messages, tools: tools, addGenerationPrompt: true, options: options)
+    }
+
+    public func tokenVocabulary() throws -> TokenVocabulary {
+        let m = try model()
+        condition.lock()
+        defer { condition.unlock() }
+        if let v = vocabulary { return v }
+        let v = TokenVocabulary(tokenizer: m.tokenizer, stopIds: Array(m.stopTokenIds).sorted())
+        vocabulary = v
+        return v
     }
 
     public func tokenize(_ text: String, addSpecialTokens: Bool) throws -> [Int] {

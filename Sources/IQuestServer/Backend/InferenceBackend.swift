@@ -1,4 +1,5 @@
 import Foundation
+import IQuestConstraints
 import IQuestEngine
 import IQuestTemplates
 
@@ -105,8 +106,13 @@ public protocol InferenceBackend: AnyObject, Sendable {
     /// backend must not refuse one for lack of room (the response has already started). Ending the stream's consumption (client gone, task cancelled) cancels
     /// it: a queued request is dropped, a running one stops within one step.
     func generate(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error>
+    /// Every token's bytes and the stop ids, for structured outputs (built once per model).
+    func tokenVocabulary() throws -> TokenVocabulary
 }
 
 extension InferenceBackend {
     public var engineStats: SchedulerSnapshot? { nil }
+    public func tokenVocabulary() throws -> TokenVocabulary {
+        throw OpenAIError.invalid("structured outputs are not available on this backend", param: "response_format")
+    }
 }

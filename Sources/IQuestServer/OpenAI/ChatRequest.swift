@@ -1,3 +1,4 @@
+import IQuestConstraints
 import IQuestTemplates
 
 /// A validated `POST /v1/chat/completions` body.
@@ -19,6 +20,8 @@ struct ChatRequest {
     var fields: SamplingFields
     var logprobs: Bool
     var topLogprobs: Int
+    var format: OutputFormat.Located?
+    var logitBias: [Int: Float]
 
     static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool"]
 
@@ -91,6 +94,21 @@ struct ChatRequest {
         if topLogprobs > 0 && !logprobs {
             throw .invalid("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
         }
+        format = try OutputFormat.fromChatOrCompletion(body)
+        logitBias = try IQuestServer.logitBias(body)
+    }
+
+    /// tool_choice required or named: the tools the answer must call, with their parameter
+    /// schemas (no parameters: an object with any members).
+    var forcedTools: [(name: String, parameters: JSONValue)]? {
+        switch toolChoice {
+        case .none, .auto: return nil
+        case .required, .function:
+            return tools.compactMap { tool in
+                guard case .dictionary(let t) = tool, case .dictionary(let f)? = t["function"], case .string(let name)? = f["name"] else { return nil }
+                return (name, f["parameters"].map(jsonValue) ?? .object([("type", .string("object"))]))
+            }
+        }
     }
 
     /// The engine-side request (the shared path every chat protocol takes).
@@ -105,6 +123,9 @@ struct ChatRequest {
         turn.ignoreEOS = fields.ignoreEOS
         turn.logprobs = logprobs
         turn.topLogprobs = topLogprobs
+        turn.format = format
+        turn.logitBias = logitBias
+        turn.forcedTools = forcedTools
         return turn
     }
 

@@ -15,6 +15,8 @@ struct CompletionRequest {
     /// Number of alternatives per position (`logprobs` in the legacy API), nil = none.
     var logprobs: Int?
     var fields: SamplingFields
+    var format: OutputFormat.Located?
+    var logitBias: [Int: Float]
 
     init(_ body: JSONObject, defaults: SamplingDefaults) throws(OpenAIError) {
         model = try body.string("model")
@@ -27,6 +29,8 @@ struct CompletionRequest {
         fields = try SamplingFields(body, defaults: defaults, maxTokensKeys: ["max_tokens"])
         // The legacy endpoint's own default is 16 tokens.
         if fields.maxTokens == nil { fields.maxTokens = 16 }
+        format = try OutputFormat.fromChatOrCompletion(body)
+        logitBias = try IQuestServer.logitBias(body)
     }
 
     /// A string, an array of strings, an array of token ids, or an array of id arrays.

@@ -42,6 +42,7 @@ extension OpenAIRoutes {
                                             stopStrings: body.fields.stop, logprobs: body.logprobs != nil,
                                             topLogprobs: body.logprobs ?? 0)
             request.ignoreStopTokens = body.fields.ignoreEOS
+            try constrain(&request, format: body.format, logitBias: body.logitBias, forcedTools: nil, startsInReasoning: false)
             requests.append(request)
         }
         let id = OpenAIShapes.newID("cmpl-")

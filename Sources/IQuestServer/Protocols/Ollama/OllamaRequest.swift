@@ -10,6 +10,8 @@ struct OllamaCommon {
     var stop: [String]
     var stream: Bool
     var think: Bool?
+    /// `format`: "json" or a JSON Schema.
+    var format: OutputFormat.Located?
 
     init(_ body: JSONObject, defaults: SamplingDefaults) throws(OpenAIError) {
         model = try body.string("model")
@@ -33,9 +35,11 @@ struct OllamaCommon {
         sampling = s
         self.stop = stop
         switch body.value("format") {
-        case nil, .string("")?: break
+        case nil, .string("")?: format = nil
+        case .string("json")?: format = (.jsonObject, "format")
+        case .dictionary(let d)?: format = (.jsonSchema(jsonValue(.dictionary(d))), "format")
         default:
-            throw .invalid("'format' needs structured outputs, which this server does not have yet", param: "format")
+            throw .invalid("'format' must be \"json\" or a JSON Schema object", param: "format")
         }
         switch body.value("think") {
         case nil: think = nil
@@ -50,6 +54,7 @@ struct OllamaCommon {
         turn.maxTokens = maxTokens
         turn.stop = stop
         if let think { turn.templateOptions["enable_thinking"] = .bool(think) }
+        turn.format = format
     }
 }
 

@@ -66,7 +66,7 @@ extension OpenAIRoutes {
                                  "done_reason": "load"])
         }
         let admission = try admit(context)
-        let prepared: PreparedChat
+        var prepared: PreparedChat
         if let suffix = body.suffix {
             guard let fim = model.fim else {
                 throw OpenAIError.invalid("'suffix' needs a model with fill-in-the-middle tokens; this one has none", param: "suffix")
@@ -82,6 +82,9 @@ extension OpenAIRoutes {
                                     + [ChatTurn.message(role: "user", content: body.prompt)], sampling: body.common.sampling)
             body.common.apply(to: &turn)
             prepared = try prepare(turn, model: model)
+        }
+        if body.suffix != nil || body.raw {
+            try constrain(&prepared.request, format: body.common.format, logitBias: [:], forcedTools: nil, startsInReasoning: false)
         }
         return ollamaAnswer(prepared, name: name, stream: body.common.stream, route: "/api/generate", admission: admission,
                             logger: context.logger) { event in

@@ -99,9 +99,18 @@ struct ResponsesRequest {
             // The template's thinking switch; effort levels beyond on/off are not modelled.
             if let effort = reasoningEffort { turn.templateOptions["enable_thinking"] = .bool(effort != "none") }
         }
-        if let format = try body.object("text")?.object("format"), let kind = try format.string("type"), kind != "text" {
-            throw .invalid("'text.format' type '\(kind)' needs structured outputs, which this server does not have yet; use 'text'",
-                           param: "text.format.type")
+        if let format = try body.object("text")?.object("format") {
+            switch try format.string("type") {
+            case nil, "text"?: break
+            case "json_object"?: turn.format = (.jsonObject, "text.format")
+            case "json_schema"?:
+                guard let schema = format.value("schema") else {
+                    throw .invalid("'text.format.schema' is required for type 'json_schema'", param: "text.format.schema")
+                }
+                turn.format = (.jsonSchema(jsonValue(schema)), "text.format.schema")
+            case let other?:
+                throw .invalid("'text.format.type' is '\(other)'; expected 'text', 'json_object' or 'json_schema'", param: "text.format.type")
+            }
         }
         stream = try body.bool("stream") ?? false
     }

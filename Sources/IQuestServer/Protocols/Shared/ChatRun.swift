@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import IQuestConstraints
 import IQuestEngine
 import IQuestOutputParsing
 import IQuestTemplates
@@ -52,8 +53,34 @@ extension OpenAIRoutes {
         var request = GenerationRequest(promptIds: ids, sampling: turn.sampling, maxTokens: maxTokens, stopStrings: turn.stop,
                                         logprobs: turn.logprobs, topLogprobs: turn.topLogprobs)
         request.ignoreStopTokens = turn.ignoreEOS
-        return PreparedChat(prompt: prompt, request: request,
-                            setup: outputSetup(turn, model: model, prompt: prompt, useTools: turn.usesTools))
+        let setup = outputSetup(turn, model: model, prompt: prompt, useTools: turn.usesTools)
+        try constrain(&request, format: turn.format, logitBias: turn.logitBias,
+                      forcedTools: setup.toolSyntax == nil ? nil : turn.forcedTools.map { ($0, setup.toolSyntax ?? .hermes) },
+                      startsInReasoning: setup.startsInReasoning)
+        return PreparedChat(prompt: prompt, request: request, setup: setup)
+    }
+
+    /// Compiles the request's structured output (or forced tool call) into the engine request,
+    /// with its logit_bias. Schema problems are 400s naming the field; the constraint waits for
+    /// the end of the reasoning block when the answer opens inside one.
+    func constrain(_ request: inout GenerationRequest, format: OutputFormat.Located?, logitBias: [Int: Float],
+                   forcedTools: ([(name: String, parameters: JSONValue)], ToolCallSyntax)?, startsInReasoning: Bool) throws {
+        guard format != nil || forcedTools != nil || !logitBias.isEmpty else { return }
+        let vocabulary = try backend.tokenVocabulary()
+        for id in logitBias.keys where id >= vocabulary.size {
+            throw OpenAIError.invalid("'logit_bias' names token id \(id), outside the vocabulary (0..<\(vocabulary.size))", param: "logit_bias")
+        }
+        request.logitBias = logitBias
+        let grammar: Grammar
+        if let (tools, syntax) = forcedTools {
+            grammar = try ToolCallGrammar.grammar(tools: tools, syntax: syntax)
+        } else if let format {
+            grammar = try format.format.grammar(param: format.param)
+        } else {
+            return
+        }
+        request.constraint = OutputConstraint(grammar: grammar, vocabulary: vocabulary,
+                                              startAfter: startsInReasoning ? "</think>" : nil)
     }
 
     /// The prompt text and ids of `turn` (also what token-counting routes report).

@@ -1,3 +1,4 @@
+import IQuestConstraints
 import IQuestEngine
 import IQuestTemplates
 
@@ -24,6 +25,12 @@ struct ChatTurn {
     var ignoreEOS = false
     var logprobs = false
     var topLogprobs = 0
+    /// Structured output the answer must follow, and the request field it came from.
+    var format: OutputFormat.Located?
+    /// OpenAI `logit_bias`.
+    var logitBias: [Int: Float] = [:]
+    /// tool_choice required or named: the answer is a call to one of these tools.
+    var forcedTools: [(name: String, parameters: JSONValue)]?
 
     init(messages: [TemplateValue], sampling: SamplingParameters) {
         self.messages = messages
