@@ -9,6 +9,7 @@ struct Chat: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var kvCache: KVCacheOptions
+    @OptionGroup var speculation: SpeculativeCLIOptions
     @Option(help: "System prompt for the conversation.")
     var system: String?
     @Option(name: [.customShort("n"), .long], help: "Most tokens per answer.")
@@ -41,8 +42,9 @@ struct Chat: ParsableCommand {
                 do {
                     let prompt = try loaded.chatFormat.prompt(for: messages)
                     let ids = loaded.tokenizer.encode(prompt, addSpecialTokens: true, parseSpecial: true)
-                    let stats = try generator.generate(
-                        GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens)) { token in
+                    var request = GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens)
+                    request.speculative = speculation.options
+                    let stats = try generator.generate(request) { token in
                         answer += token.text
                         StandardOutput.write(token.text)
                         return true

@@ -29,6 +29,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var kvCache: KVCacheOptions
+    @OptionGroup var speculation: SpeculativeCLIOptions
 
     @Option(name: .shortAndLong, help: "Prompt text (used raw unless --chat).")
     var prompt: String?
@@ -61,8 +62,9 @@ struct Generate: ParsableCommand {
                                               activations: modelOptions.activations, progress: printError)
             let ids = try promptTokens(loaded)
             let generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
-            let request = GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens,
+            var request = GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens,
                                             stopStrings: stop, logprobs: json, topLogprobs: topLogprobs)
+            request.speculative = speculation.options
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let stats = try generator.generate(request) { token in
@@ -78,7 +80,8 @@ struct Generate: ParsableCommand {
             if json {
                 let done = DoneLine(done: true, prompt_ids: ids, prefill_tps: stats.prefillTokensPerSecond,
                                     decode_tps: stats.decodeTokensPerSecond, finish_reason: stats.finishReason.rawValue,
-                                    generated_tokens: stats.generatedTokens)
+                                    generated_tokens: stats.generatedTokens, drafted_tokens: stats.draftedTokens,
+                                    accepted_tokens: stats.acceptedTokens, forwards: stats.forwards)
                 let data = try encoder.encode(done)
                 StandardOutput.write(String(decoding: data, as: UTF8.self) + "\n")
             } else {
@@ -115,6 +118,7 @@ func parseTokenIds(_ text: String) throws -> [Int] {
 func statsLine(_ s: GenerationStats) -> String {
     String(format: "prompt %d tokens, prefill %.1f tokens/s | generated %d tokens, decode %.1f tokens/s | finish: %@",
            s.promptTokens, s.prefillTokensPerSecond, s.generatedTokens, s.decodeTokensPerSecond, s.finishReason.rawValue)
+        + speculativeSummary(s)
 }
 
 struct TokenLine: Encodable {
@@ -132,4 +136,7 @@ struct DoneLine: Encodable {
     let decode_tps: Double
     let finish_reason: String
     let generated_tokens: Int
+    let drafted_tokens: Int
+    let accepted_tokens: Int
+    let forwards: Int
 }

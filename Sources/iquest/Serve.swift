@@ -40,6 +40,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: activationsHelp)
     var activations: ActivationPrecision = .standard
     @OptionGroup var kvCache: KVCacheOptions
+    @OptionGroup var speculation: SpeculativeCLIOptions
     @Option(help: "Memory for the shared KV cache, e.g. 2GiB or 512MiB (default: one full context or 1 GiB, whichever is larger, at most half of the available memory; the context is shortened to fit unless --max-model-len is given, then a context that does not fit is refused).")
     var kvCacheMemory: String?
     @Option(help: "KV cache size in tokens instead of bytes (rounded up to whole blocks of 16).")
@@ -122,6 +123,7 @@ struct Serve: AsyncParsableCommand {
         engine.maxRunning = maxNumSeqs
         engine.maxBatchTokens = maxNumBatchedTokens
         engine.maxWaiting = maxQueue
+        engine.speculative = speculation.options
         config.maxConcurrentRequests = engine.admissionCapacity
         let backend = EngineBackend(path: model, threads: threads, servedName: servedModelName.first, maxModelLen: maxModelLen,
                                     activations: activations, options: engine, log: { printError($0) },

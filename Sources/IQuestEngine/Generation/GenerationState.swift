@@ -19,6 +19,7 @@ struct GenerationState {
     init(request: GenerationRequest, tokenizer: any Tokenizer, stopTokenIds: Set<Int>, vocabularySize: Int,
          contextLength: Int) throws {
         try request.sampling.validate()
+        try request.speculative?.validate()
         let prompt = request.promptIds
         guard !prompt.isEmpty else { throw GenerationError("the prompt is empty") }
         guard prompt.count < contextLength else {
@@ -42,10 +43,50 @@ struct GenerationState {
     /// True when nothing is to be generated at all (max tokens 0).
     var wantsNoTokens: Bool { request.maxTokens == 0 }
 
+    /// Most tokens a step may draft now: every drafted token must be one the request could still
+    /// emit after the step's first (max tokens), and every row must fit the context.
+    /// `positions`: tokens the sequence holds with its last sampled one (the step's first row).
+    func draftRoom(positions: Int) -> Int {
+        max(0, min(request.maxTokens - stats.generatedTokens - 1, contextLength - positions))
+    }
+
     /// Samples the next token from `logits` (one row). Returns the token to stream and whether
     /// generation ends with it (then `stats.finishReason` says why). `positions` is how many
     /// tokens the sequence holds once this token is fed back (for the context limit).
     mutating func next(from logits: ArraySlice<Float>) -> (token: GeneratedToken, done: Bool) {
+        stats.forwards += 1
+        return emit(from: logits)
+    }
+
+    /// Speculative verification: `logits` rows `firstRow` … `firstRow + draft.count` score the
+    /// fed token and then each drafted token. Samples row 0 exactly as `next` would; while the
+    /// draw equals the draft token that row was fed with the next row is valid too, so it samples
+    /// that one, and so on; stops at the first draw that differs (that draw is the correction),
+    /// after the last row (the bonus token), or when generation ends. Every emitted token is the
+    /// one plain decoding would sample: each comes from its own position's logits (bitwise those
+    /// of a one-token step) with the same history, and the seeded generator advances once per
+    /// emitted token, exactly as it does without drafts, since rejected rows are never sampled.
+    /// So the output is identical to non-speculative sampling with the same seed, whatever the
+    /// drafts (the exact rule for deterministic drafts: accept while the target's own draw equals
+    /// the draft). Returns the tokens to stream, how many drafts were accepted, and whether
+    /// generation ended.
+    mutating func verify(_ logits: Logits, firstRow: Int = 0, draft: [Int]) -> (tokens: [GeneratedToken], accepted: Int, done: Bool) {
+        stats.forwards += 1
+        stats.draftedTokens += draft.count
+        var tokens: [GeneratedToken] = []
+        for i in 0...draft.count {
+            let (token, done) = emit(from: logits.row(firstRow + i))
+            tokens.append(token)
+            if done || i == draft.count || token.id != draft[i] {
+                stats.acceptedTokens += i
+                return (tokens, i, done)
+            }
+        }
+        return (tokens, draft.count, false)  // not reached: the loop returns at i == draft.count
+    }
+
+    /// Samples, detokenizes and checks the stops for one row of logits.
+    private mutating func emit(from logits: ArraySlice<Float>) -> (token: GeneratedToken, done: Bool) {
         let (id, logprob, top) = logits.withUnsafeBufferPointer { row -> (Int, Float?, [(id: Int, logprob: Float)]) in
             let id = sampler.sample(logits: row, history: history)
             guard request.logprobs else { return (id, nil, []) }

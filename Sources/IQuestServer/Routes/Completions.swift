@@ -42,6 +42,7 @@ extension OpenAIRoutes {
                                             stopStrings: body.fields.stop, logprobs: body.logprobs != nil,
                                             topLogprobs: body.logprobs ?? 0)
             request.ignoreStopTokens = body.fields.ignoreEOS
+            request.speculative = body.fields.speculative
             requests.append(request)
         }
         let id = OpenAIShapes.newID("cmpl-")

@@ -52,6 +52,7 @@ extension OpenAIRoutes {
         var request = GenerationRequest(promptIds: ids, sampling: turn.sampling, maxTokens: maxTokens, stopStrings: turn.stop,
                                         logprobs: turn.logprobs, topLogprobs: turn.topLogprobs)
         request.ignoreStopTokens = turn.ignoreEOS
+        request.speculative = turn.speculative
         return PreparedChat(prompt: prompt, request: request,
                             setup: outputSetup(turn, model: model, prompt: prompt, useTools: turn.usesTools))
     }
