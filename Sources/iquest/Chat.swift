@@ -22,7 +22,9 @@ struct Chat: ParsableCommand {
             try sampling.parameters.validate()
             let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads,
                                               activations: modelOptions.activations, progress: printError)
-            let generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
+            var generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
+            generator.draftModel = try speculation.loadDraft(for: loaded, threads: modelOptions.threads,
+                                                             activations: modelOptions.activations)
             let initial = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
             var messages = initial
             printError("chatting with \(loaded.name); /clear starts over, /exit quits")

@@ -61,7 +61,9 @@ struct Generate: ParsableCommand {
             let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads,
                                               activations: modelOptions.activations, progress: printError)
             let ids = try promptTokens(loaded)
-            let generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
+            var generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
+            generator.draftModel = try speculation.loadDraft(for: loaded, threads: modelOptions.threads,
+                                                             activations: modelOptions.activations)
             var request = GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens,
                                             stopStrings: stop, logprobs: json, topLogprobs: topLogprobs)
             request.speculative = speculation.options

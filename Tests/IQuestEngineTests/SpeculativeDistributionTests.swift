@@ -79,15 +79,16 @@ struct SpeculativeDistributionTests {
         case adversarial
     }
 
-    /// 10⁵ seeded generations of 2 tokens from fed token 3 with drafts of `kind`: the first
-    /// token's frequencies pass a chi-square test against the target (bound 40 for ≤ 7 degrees of
-    /// freedom: p < 1e-5 under the null), the pair's total-variation distance from the target
-    /// joint is ≤ 0.01, and every run emits exactly what plain decoding with its seed emits.
+    /// 10⁵ seeded generations of 4 tokens from fed token 3 with drafts of `kind` (2 per step,
+    /// so the second and third tokens come out of a verification step): the second token's
+    /// frequencies pass a chi-square test against its target marginal (bound 40 for ≤ 7 degrees
+    /// of freedom: p < 1e-5 under the null), the (second, third) pair's total-variation distance
+    /// from the target joint is ≤ 0.01, and every run emits exactly what plain decoding with its
+    /// seed emits (deterministic drafts are verified against the target's own draws).
     @Test(arguments: DraftKind.allCases)
-    func firstTokensFollowTheTarget(kind: DraftKind) throws {
+    func tokensFollowTheTarget(kind: DraftKind) throws {
         let loaded = try SchedulerFixtures.tiny()
-        let table = Self.table()
-        loaded.model = TableModel(table: table)
+        loaded.model = TableModel(table: Self.table())
         var generator = Generator(loaded: loaded, contextLength: 64)
         var draftRandom = SystemRandomNumberGenerator()
         let targets = (0..<Self.vocabulary).map { Self.target(after: $0) }
@@ -112,57 +113,88 @@ struct SpeculativeDistributionTests {
                 return out
             }
         }
+        let counts = try Self.sampleRuns(generator, mode: .ngram, checkAgainstPlain: true)
+        #expect(counts.drafted >= 100_000)
+        switch kind {
+        case .deterministicMasked: #expect(counts.accepted == 0)
+        case .deterministicLikely: #expect(counts.accepted > counts.drafted / 4)
+        default: #expect(counts.accepted < counts.drafted)
+        }
+        try Self.checkDistribution(counts, targets: targets)
+    }
+
+    /// Draft models: a table model with another distribution (q ≠ p everywhere, mass on ids
+    /// the target masks) and a flat one; accepted with min(1, p/q), residual max(0, p − q).
+    @Test(arguments: ["other", "flat"])
+    func modelDraftsFollowTheTarget(draft: String) throws {
+        let loaded = try SchedulerFixtures.tiny()
+        loaded.model = TableModel(table: Self.table())
+        let drafter = try SchedulerFixtures.tiny()
+        let v = Self.vocabulary
+        drafter.model = TableModel(table: (0..<v).map { t in
+            (0..<v).map { id in draft == "flat" ? 0 : Float(cos(Double(t * 5 + id * 3)) * 2) }
+        })
+        var generator = Generator(loaded: loaded, contextLength: 64)
+        generator.draftModel = drafter
+        let counts = try Self.sampleRuns(generator, mode: .draft, checkAgainstPlain: false)
+        #expect(counts.drafted >= 100_000)
+        #expect(counts.accepted > 0 && counts.accepted < counts.drafted)
+        try Self.checkDistribution(counts, targets: (0..<v).map { Self.target(after: $0) })
+    }
+
+    struct Counts {
+        var second: [Int]
+        var pairs: [Int]
+        var drafted = 0, accepted = 0
+        let trials: Int
+    }
+
+    static func sampleRuns(_ generator: Generator, mode: SpeculativeMode, checkAgainstPlain: Bool) throws -> Counts {
         let trials = 100_000
-        var first = [Int](repeating: 0, count: Self.vocabulary)
-        var pairs = [Int](repeating: 0, count: Self.vocabulary * Self.vocabulary)
-        var mismatches = 0, drafted = 0, accepted = 0
-        let plainGenerator = Generator(loaded: loaded, contextLength: 64)
+        var counts = Counts(second: [Int](repeating: 0, count: vocabulary), pairs: [Int](repeating: 0, count: vocabulary * vocabulary),
+                            trials: trials)
+        var plainGenerator = generator
+        plainGenerator.drafter = nil
+        var mismatches = 0
         for trial in 0..<trials {
             var sampling = Self.sampling
             sampling.seed = UInt64(trial)
             var request = GenerationRequest(promptIds: [3], sampling: sampling, maxTokens: 4)
             request.ignoreStopTokens = true
-            request.speculative = SpeculativeOptions(mode: .ngram, draftMax: 2, draftMin: 1, adaptive: false)
+            request.speculative = SpeculativeOptions(mode: mode, draftMax: 2, draftMin: 1, adaptive: false)
             let run = try generate(generator, request)
-            first[run.ids[0]] += 1
-            pairs[run.ids[1] * Self.vocabulary + run.ids[2]] += 1
-            drafted += run.stats.draftedTokens
-            accepted += run.stats.acceptedTokens
-            if trial % 100 == 0 {
+            counts.second[run.ids[1]] += 1
+            counts.pairs[run.ids[1] * vocabulary + run.ids[2]] += 1
+            counts.drafted += run.stats.draftedTokens
+            counts.accepted += run.stats.acceptedTokens
+            if checkAgainstPlain && trial % 100 == 0 {
                 request.speculative = .off
                 if try generate(plainGenerator, request).ids != run.ids { mismatches += 1 }
             }
         }
         #expect(mismatches == 0)
-        #expect(drafted >= trials)
-        switch kind {
-        case .deterministicMasked: #expect(accepted == 0)
-        case .deterministicLikely: #expect(accepted > drafted / 4)
-        default: #expect(accepted < drafted)
-        }
-        // Chi-square of the first token against the target after 3.
-        let p = targets[3]
+        return counts
+    }
+
+    static func checkDistribution(_ counts: Counts, targets: [[Double]]) throws {
+        let v = vocabulary, n = Double(counts.trials)
+        // Second token: Σ_t0 p3(t0) p_t0(a). Pair (a, b): that times p_a(b).
+        let second = (0..<v).map { a in (0..<v).reduce(0.0) { $0 + targets[3][$1] * targets[$1][a] } }
         var chi2 = 0.0, cells = 0
-        for id in 0..<Self.vocabulary {
-            if p[id] == 0 {
-                #expect(first[id] == 0, "token \(id) has probability 0 but was drawn")
+        for a in 0..<v {
+            if second[a] == 0 {
+                #expect(counts.second[a] == 0, "token \(a) has probability 0 but was drawn")
                 continue
             }
-            let expected = p[id] * Double(trials)
-            chi2 += pow(Double(first[id]) - expected, 2) / expected
+            let expected = second[a] * n
+            chi2 += pow(Double(counts.second[a]) - expected, 2) / expected
             cells += 1
         }
         #expect(cells - 1 <= 7)
         #expect(chi2 < 40, "chi-square \(chi2) over \(cells - 1) degrees of freedom")
-        // Joint of the second and third tokens: Σ_a p3(a)·p(b | a)... the second token follows the
-        // first, so the pair (t1, t2) has probability Σ_{t0} p3(t0) p_{t0}(t1) p_{t1}(t2).
         var tv = 0.0
-        for a in 0..<Self.vocabulary {
-            let pa = (0..<Self.vocabulary).reduce(0.0) { $0 + p[$1] * targets[$1][a] }
-            for b in 0..<Self.vocabulary {
-                let want = pa * targets[a][b]
-                tv += abs(Double(pairs[a * Self.vocabulary + b]) / Double(trials) - want)
-            }
+        for a in 0..<v {
+            for b in 0..<v { tv += abs(Double(counts.pairs[a * v + b]) / n - second[a] * targets[a][b]) }
         }
         tv /= 2
         #expect(tv < 0.01, "total variation \(tv)")

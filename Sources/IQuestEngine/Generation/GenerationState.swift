@@ -85,13 +85,75 @@ struct GenerationState {
         return (tokens, draft.count, false)  // not reached: the loop returns at i == draft.count
     }
 
+    /// Verification against a draft model: draft token i was drawn from `draftDistributions[i]`
+    /// (q). Row i's target distribution p (after penalties, filters, temperature, any mask in the
+    /// logits) accepts it with probability min(1, p(x)/q(x)); the first rejection is replaced by
+    /// a draw from max(0, p − q) normalised, and generation goes on from there; when all are
+    /// accepted the last row gives a bonus token. Each emitted token is then distributed exactly
+    /// as p (the speculative sampling theorem); the seeded generator is the target's own, so a
+    /// seed still fixes the output, though not to plain decoding's sequence (the draws differ).
+    mutating func verify(_ logits: Logits, draft: [Int], draftDistributions q: [[(id: Int, probability: Double)]])
+        -> (tokens: [GeneratedToken], accepted: Int, done: Bool) {
+        stats.forwards += 1
+        stats.draftedTokens += draft.count
+        var tokens: [GeneratedToken] = []
+        for i in 0..<draft.count {
+            let row = logits.row(i)
+            let p = row.withUnsafeBufferPointer { sampler.distribution(logits: $0, history: history) }
+            let x = draft[i]
+            let px = p.first { $0.id == x }?.probability ?? 0
+            let qx = q[i].first { $0.id == x }?.probability ?? 0
+            let u = sampler.nextUnit()
+            let id: Int
+            if qx > 0 && u < min(1, px / qx) {
+                id = x
+            } else {
+                id = Self.residualDraw(p: p, q: q[i], u: sampler.nextUnit())
+            }
+            let (token, done) = emit(id: id, logits: row)
+            tokens.append(token)
+            if done || id != x {
+                stats.acceptedTokens += i + (id == x ? 1 : 0)
+                return (tokens, i + (id == x ? 1 : 0), done)
+            }
+        }
+        stats.acceptedTokens += draft.count
+        let (token, done) = emit(from: logits.row(draft.count))
+        tokens.append(token)
+        return (tokens, draft.count, done)
+    }
+
+    /// A draw from max(0, p − q) normalised (p itself when that is empty, i.e. p ≤ q everywhere,
+    /// which happens only when p = q: then the rejection had probability 0).
+    static func residualDraw(p: [(id: Int, probability: Double)], q: [(id: Int, probability: Double)], u: Double) -> Int {
+        var qOf: [Int: Double] = [:]
+        for entry in q { qOf[entry.id] = entry.probability }
+        var residual = p.map { (id: $0.id, mass: max(0, $0.probability - (qOf[$0.id] ?? 0))) }
+        var total = residual.reduce(0) { $0 + $1.mass }
+        if total <= 0 {
+            residual = p.map { (id: $0.id, mass: $0.probability) }
+            total = 1
+        }
+        var cum = 0.0
+        for entry in residual {
+            cum += entry.mass
+            if u * total < cum { return entry.id }
+        }
+        return residual.last { $0.mass > 0 }?.id ?? p[0].id
+    }
+
     /// Samples, detokenizes and checks the stops for one row of logits.
     private mutating func emit(from logits: ArraySlice<Float>) -> (token: GeneratedToken, done: Bool) {
-        let (id, logprob, top) = logits.withUnsafeBufferPointer { row -> (Int, Float?, [(id: Int, logprob: Float)]) in
-            let id = sampler.sample(logits: row, history: history)
-            guard request.logprobs else { return (id, nil, []) }
+        let id = logits.withUnsafeBufferPointer { sampler.sample(logits: $0, history: history) }
+        return emit(id: id, logits: logits)
+    }
+
+    /// Streams `id` (chosen from `logits`): log-probabilities, detokenizing, stops.
+    private mutating func emit(id: Int, logits: ArraySlice<Float>) -> (token: GeneratedToken, done: Bool) {
+        let (logprob, top) = logits.withUnsafeBufferPointer { row -> (Float?, [(id: Int, logprob: Float)]) in
+            guard request.logprobs else { return (nil, []) }
             let top = request.topLogprobs > 0 ? topLogprobs(row, k: request.topLogprobs) : []
-            return (id, logSoftmax(row)[id], top)
+            return (logSoftmax(row)[id], top)
         }
         stats.generatedTokens += 1
         history.append(id)

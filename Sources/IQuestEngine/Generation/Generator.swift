@@ -19,6 +19,8 @@ public struct Generator {
     /// the most tokens wanted, the tokens to verify (tests drive adversarial drafts through it).
     /// Used only when the request's speculative mode is on.
     public var drafter: ((_ tokens: [Int], _ count: Int) -> [Int])?
+    /// The model that drafts for `SpeculativeMode.draft` (checked with `DraftModelCheck`).
+    public var draftModel: LoadedModel?
 
     public init(loaded: LoadedModel, contextLength: Int? = nil, kvTypes: KVCacheTypes = .f32) {
         self.loaded = loaded
@@ -63,8 +65,15 @@ public struct Generator {
         // (`forwardDecodeRows`) and `verify` keeps the drafts the model's own draws agree with;
         // the rejected rows are truncated away before the next step.
         var speculator = SpeculativeDrafter(options: request.speculative ?? .off)
+        var runner: DraftModelRunner?
+        if speculator.options.mode == .draft {
+            guard let draftModel else { throw GenerationError("speculative mode 'draft' needs a draft model (--model-draft PATH)") }
+            if let reason = DraftModelCheck.refusal(target: loaded, draft: draftModel) { throw GenerationError(reason) }
+            runner = try DraftModelRunner(model: draftModel.model, sampling: request.sampling, capacity: contextLength)
+        }
         var sequence = prompt
         var draft: [Int] = []
+        var draftDistributions: [[(id: Int, probability: Double)]] = []
         decoding: while true {
             let emitted: [GeneratedToken], done: Bool
             if draft.isEmpty {
@@ -72,9 +81,11 @@ public struct Generator {
                 (emitted, done) = ([token], end)
             } else {
                 let fed = cache.count - draft.count - 1
-                let result = state.verify(current, draft: draft)
+                let result = runner == nil ? state.verify(current, draft: draft)
+                    : state.verify(current, draft: draft, draftDistributions: draftDistributions)
                 speculator.record(drafted: draft.count, accepted: result.accepted)
                 cache.truncate(to: fed + 1 + result.accepted)
+                runner?.keep(sequence.count + result.accepted)
                 (emitted, done) = (result.tokens, result.done)
             }
             for (i, token) in emitted.enumerated() {
@@ -90,7 +101,10 @@ public struct Generator {
             if done { break }
             sequence += emitted.map(\.id)
             let room = state.draftRoom(positions: sequence.count)
-            if let external = drafter, speculator.isOn {
+            if let runner {
+                let length = speculator.length(room: room)
+                (draft, draftDistributions) = length > 0 ? try runner.draft(after: sequence, count: length) : ([], [])
+            } else if let external = drafter, speculator.isOn {
                 draft = Array(external(sequence, min(room, speculator.options.draftMax)).prefix(room)
                     .prefix { $0 >= 0 && $0 < model.vocabularySize })
             } else {

@@ -5,6 +5,8 @@ struct SpeculativeDrafter {
 
     init(options: SpeculativeOptions) {
         self.options = options
+        // A draft model's tokens cost a forward of their own each, on top of the verify row.
+        if options.mode == .draft { controller.rowCost = 0.25 }
     }
 
     var isOn: Bool { options.mode != .off }
@@ -13,15 +15,11 @@ struct SpeculativeDrafter {
     /// most `room`; empty when drafting is off, the controller expects no gain, or fewer than
     /// `draftMin` tokens can be proposed.
     mutating func propose(after tokens: [Int], room: Int) -> [Int] {
-        guard isOn, room > 0 else { return [] }
-        let wanted = min(room, options.adaptive ? controller.length(maximum: options.draftMax) : options.draftMax)
-        guard wanted >= options.draftMin else {
-            controller.idle()
-            return []
-        }
+        let wanted = length(room: room)
+        guard wanted > 0 else { return [] }
         let draft: [Int]
         switch options.mode {
-        case .off: draft = []
+        case .off, .draft: draft = []  // a draft model drafts through `DraftModelRunner`
         case .ngram: draft = NGramDrafter.draft(tokens, count: wanted, ngramMax: options.ngramMax, ngramMin: options.ngramMin)
         }
         if draft.count < options.draftMin {
@@ -29,6 +27,17 @@ struct SpeculativeDrafter {
             return []
         }
         return draft
+    }
+
+    /// How many tokens to draft now (0: none), from the options and recent acceptance.
+    mutating func length(room: Int) -> Int {
+        guard isOn, room > 0 else { return 0 }
+        let wanted = min(room, options.adaptive ? controller.length(maximum: options.draftMax) : options.draftMax)
+        guard wanted >= options.draftMin else {
+            controller.idle()
+            return 0
+        }
+        return wanted
     }
 
     mutating func record(drafted: Int, accepted: Int) {

@@ -5,6 +5,9 @@ public enum SpeculativeMode: String, Sendable, CaseIterable {
     /// Prompt lookup: the tokens that followed the latest earlier occurrence of the sequence's
     /// last n tokens (prompt and output), no second model.
     case ngram
+    /// A smaller model of the same tokenizer drafts (`Generator.draftModel`); verified with the
+    /// min(1, p/q) rule, so the output keeps the target's distribution (greedy: its exact ids).
+    case draft
 }
 
 /// How a request drafts tokens for speculative decoding. The output never depends on these:

@@ -28,6 +28,9 @@ enum SpeculativeField {
             if let n = try object.int("ngram_min", in: 1...16) { options.ngramMin = n }
             if let adaptive = try object.bool("adaptive") { options.adaptive = adaptive }
         }
+        if options.mode == .draft {
+            throw .invalid("'speculative' mode draft needs a draft model, which this server does not run; use ngram or off", param: "speculative")
+        }
         do {
             try options.validate()
         } catch {
