@@ -87,4 +87,23 @@ extension LanguageModel {
         cache.advance(by: tokens.count)
         return logits
     }
+
+    /// Appends `tokens` (a sampled token, then tokens drafted after it) as consecutive decode
+    /// rows and returns logits for every one: row i sees rows < i of the same call (they are
+    /// stored before attention runs) and is bitwise what feeding the tokens one call at a time
+    /// gives, since decode products and attention depend only on a row's own token and position.
+    /// The windowed pass keeps the blocks of the first row's window, so `truncate(to:)` back to
+    /// any position after the first row is exact (speculative verification, then rollback).
+    public func forwardDecodeRows(_ tokens: [Int], cache anyCache: any SequenceCache) throws -> Logits {
+        guard let cache = anyCache as? PagedSequenceCache, cache.layout == kvLayout else {
+            throw ModelError("a \(architecture) model needs the cache it made with makeCache(capacity:)")
+        }
+        let first = cache.count
+        let entry = try cache.entry(for: tokens, phase: .decode, logits: .all)
+        guard let logits = try forward(batch: [entry], kv: cache.pool).first ?? nil else {
+            throw ModelError("the model returned no logits (internal error)")
+        }
+        cache.advance(by: tokens.count, keepingWindowOf: first + 1)
+        return logits
+    }
 }

@@ -44,6 +44,8 @@ struct Bench: ParsableCommand {
     @OptionGroup var kernelOptions: KernelOptions
     @Option(help: "Also measure N sequences decoding together (batched steps over a shared KV pool), e.g. 1,4,8.")
     var parallel: String?
+    @Option(help: "Also time one forward scoring K decode rows of one sequence (speculative verification's cost curve T(k)/T(1)), e.g. 1,2,4,8; -n forwards per repetition.")
+    var verifyRows: String?
 
     static let synthesizable = SyntheticShape.presets.map(\.name).joined(separator: ", ")
     static let probeBytes = 1 << 30
@@ -58,6 +60,12 @@ struct Bench: ParsableCommand {
             if nGen < 1 || streams.isEmpty { throw ValidationError("--parallel needs -n of at least 1") }
         }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let verifyRows {
+            guard let rows = Self.streamCounts(verifyRows), rows.allSatisfy({ $0 <= 64 }) else {
+                throw ValidationError("--verify-rows takes row counts like 1,2,4,8 (each 1…64)")
+            }
+            if nGen < 1 || rows.isEmpty { throw ValidationError("--verify-rows needs -n of at least 1") }
+        }
         if Self.depths(depth) == nil { throw ValidationError("--depth takes token counts like 0,4096 (each 0 or more)") }
         switch (model, synthetic) {
         case (nil, nil): throw ValidationError("give a model (-m PATH) or a synthetic shape (--synthetic NAME)")
@@ -191,7 +199,9 @@ struct Bench: ParsableCommand {
         }
         for d in depths {
             let suffix = d > 0 ? " @ d\(d)" : ""
-            guard let cache = try model.makeCache(capacity: d + max(nPrompt, nGen, 1), types: types) as? PagedSequenceCache else {
+            let verifyCounts = verifyRows.flatMap(Self.streamCounts) ?? []
+            let verifyRoom = verifyCounts.isEmpty ? 0 : nGen + (verifyCounts.max() ?? 1)
+            guard let cache = try model.makeCache(capacity: d + max(nPrompt, nGen, verifyRoom, 1), types: types) as? PagedSequenceCache else {
                 throw GenerationError("this model's cache cannot be filled to a depth")
             }
             // Brings the cache to `d` positions: back to the depth after a test when the cache
@@ -246,6 +256,11 @@ struct Bench: ParsableCommand {
                     let kvNote = d > 0 ? String(format: " (KV %.0f%%)", 100 * Double(kvBytes) / Double(bytes + kvBytes)) : ""
                     return (String(format: "%.1f GB/s%@", gbs, kvNote), String(format: "%.0f%%", 100 * gbs / probe.median))
                 }
+            }
+            if !verifyCounts.isEmpty {
+                let curve = try measureVerifyCurve(model, cache: cache, rows: verifyCounts, steps: nGen,
+                                                   repetitions: repetitions, reset: resetToDepth)
+                printVerifyCurve(curve, label: suffix)
             }
         }
         if peakIsReset, let peak = ProcessMemory.peakResident() {

@@ -10,6 +10,7 @@ struct Chat: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var kvCache: KVCacheOptions
     @OptionGroup var kernelOptions: KernelOptions
+    @OptionGroup var speculation: SpeculativeCLIOptions
     @Option(help: "System prompt for the conversation.")
     var system: String?
     @Option(name: [.customShort("n"), .long], help: "Most tokens per answer.")
@@ -22,7 +23,9 @@ struct Chat: ParsableCommand {
             try sampling.parameters.validate()
             let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads,
                                               activations: modelOptions.activations, progress: printError)
-            let generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
+            var generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
+            generator.draftModel = try speculation.loadDraft(for: loaded, threads: modelOptions.threads,
+                                                             activations: modelOptions.activations)
             let initial = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
             var messages = initial
             printError("chatting with \(loaded.name); /clear starts over, /exit quits")
@@ -42,8 +45,9 @@ struct Chat: ParsableCommand {
                 do {
                     let prompt = try loaded.chatFormat.prompt(for: messages)
                     let ids = loaded.tokenizer.encode(prompt, addSpecialTokens: true, parseSpecial: true)
-                    let stats = try generator.generate(
-                        GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens)) { token in
+                    var request = GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens)
+                    request.speculative = speculation.options
+                    let stats = try generator.generate(request) { token in
                         answer += token.text
                         StandardOutput.write(token.text)
                         return true

@@ -30,6 +30,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var kvCache: KVCacheOptions
     @OptionGroup var kernelOptions: KernelOptions
+    @OptionGroup var speculation: SpeculativeCLIOptions
 
     @Option(name: .shortAndLong, help: "Prompt text (used raw unless --chat).")
     var prompt: String?
@@ -61,9 +62,12 @@ struct Generate: ParsableCommand {
             let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads,
                                               activations: modelOptions.activations, progress: printError)
             let ids = try promptTokens(loaded)
-            let generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
-            let request = GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens,
+            var generator = Generator(loaded: loaded, plan: try sequencePlan(loaded.model, types: kvCache.types, context: ctxSize))
+            generator.draftModel = try speculation.loadDraft(for: loaded, threads: modelOptions.threads,
+                                                             activations: modelOptions.activations)
+            var request = GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens,
                                             stopStrings: stop, logprobs: json, topLogprobs: topLogprobs)
+            request.speculative = speculation.options
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let stats = try generator.generate(request) { token in
@@ -79,7 +83,8 @@ struct Generate: ParsableCommand {
             if json {
                 let done = DoneLine(done: true, prompt_ids: ids, prefill_tps: stats.prefillTokensPerSecond,
                                     decode_tps: stats.decodeTokensPerSecond, finish_reason: stats.finishReason.rawValue,
-                                    generated_tokens: stats.generatedTokens)
+                                    generated_tokens: stats.generatedTokens, drafted_tokens: stats.draftedTokens,
+                                    accepted_tokens: stats.acceptedTokens, forwards: stats.forwards)
                 let data = try encoder.encode(done)
                 StandardOutput.write(String(decoding: data, as: UTF8.self) + "\n")
             } else {
@@ -116,6 +121,7 @@ func parseTokenIds(_ text: String) throws -> [Int] {
 func statsLine(_ s: GenerationStats) -> String {
     String(format: "prompt %d tokens, prefill %.1f tokens/s | generated %d tokens, decode %.1f tokens/s | finish: %@",
            s.promptTokens, s.prefillTokensPerSecond, s.generatedTokens, s.decodeTokensPerSecond, s.finishReason.rawValue)
+        + speculativeSummary(s)
 }
 
 struct TokenLine: Encodable {
@@ -133,4 +139,7 @@ struct DoneLine: Encodable {
     let decode_tps: Double
     let finish_reason: String
     let generated_tokens: Int
+    let drafted_tokens: Int
+    let accepted_tokens: Int
+    let forwards: Int
 }

@@ -41,6 +41,7 @@ struct Serve: AsyncParsableCommand {
     var activations: ActivationPrecision = .standard
     @OptionGroup var kvCache: KVCacheOptions
     @OptionGroup var kernelOptions: KernelOptions
+    @OptionGroup var speculation: SpeculativeCLIOptions
     @Option(help: "Memory for the shared KV cache, e.g. 2GiB or 512MiB (default: one full context or 1 GiB, whichever is larger, at most half of the available memory; the context is shortened to fit unless --max-model-len is given, then a context that does not fit is refused).")
     var kvCacheMemory: String?
     @Option(help: "KV cache size in tokens instead of bytes (rounded up to whole blocks of 16).")
@@ -64,6 +65,9 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard speculation.options.mode != .draft else {
+            throw ValidationError("serve does not run a draft model yet; use --speculative ngram (generate and chat take --model-draft)")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         if let maxModelLen, maxModelLen < 2 { throw ValidationError("--max-model-len must be at least 2") }
@@ -124,6 +128,7 @@ struct Serve: AsyncParsableCommand {
         engine.maxRunning = maxNumSeqs
         engine.maxBatchTokens = maxNumBatchedTokens
         engine.maxWaiting = maxQueue
+        engine.speculative = speculation.options
         config.maxConcurrentRequests = engine.admissionCapacity
         let backend = EngineBackend(path: model, threads: threads, servedName: servedModelName.first, maxModelLen: maxModelLen,
                                     activations: activations, options: engine, log: { printError($0) },

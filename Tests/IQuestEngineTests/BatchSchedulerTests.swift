@@ -31,9 +31,11 @@ final class SchedulerHarness {
 
     /// Submits; returns the request id.
     @discardableResult
-    func submit(_ prompt: [Int], maxTokens: Int = 8, logprobs: Bool = true) throws -> Int {
-        let request = GenerationRequest(promptIds: prompt, sampling: .greedy, maxTokens: maxTokens, logprobs: logprobs,
+    func submit(_ prompt: [Int], maxTokens: Int = 8, logprobs: Bool = true, sampling: SamplingParameters = .greedy,
+                speculative: SpeculativeOptions = .off) throws -> Int {
+        var request = GenerationRequest(promptIds: prompt, sampling: sampling, maxTokens: maxTokens, logprobs: logprobs,
                                         topLogprobs: logprobs ? 3 : 0)
+        request.speculative = speculative
         var id = -1
         let box = IdBox()
         id = try scheduler.submit(request, isCancelled: { [unowned self] in self.cancelled.contains(box.id) }) { [unowned self] event in

@@ -14,12 +14,21 @@ public struct SchedulerConfiguration: Sendable {
     public var maxWaiting: Int
     /// Tokens one sequence may hold (prompt + generated).
     public var contextLength: Int
+    /// Decode rows (one per decoding sequence plus drafted tokens) past which a step drafts
+    /// nothing more: with that many rows the decode kernels already share each weight read
+    /// among enough tokens that verifying drafts costs about what it yields.
+    public var draftRowLimit: Int
+    /// Speculative decoding for requests that do not choose (`GenerationRequest.speculative` nil).
+    public var speculative: SpeculativeOptions
 
-    public init(maxRunning: Int = 16, maxBatchTokens: Int = 512, maxWaiting: Int = 128, contextLength: Int) {
+    public init(maxRunning: Int = 16, maxBatchTokens: Int = 512, maxWaiting: Int = 128, contextLength: Int,
+                draftRowLimit: Int = 16, speculative: SpeculativeOptions = .off) {
+        self.speculative = speculative
         self.maxRunning = max(1, maxRunning)
         self.maxBatchTokens = max(1, maxBatchTokens)
         self.maxWaiting = max(0, maxWaiting)
         self.contextLength = contextLength
+        self.draftRowLimit = max(0, draftRowLimit)
     }
 }
 
@@ -56,10 +65,12 @@ public struct StepSummary: Sendable, Equatable {
     public var prefilled: [(id: Int, tokens: Int)] = []
     /// Request ids preempted to make room (they wait again and recompute).
     public var preempted: [Int] = []
+    /// Drafted tokens scored for verification (extra decode rows).
+    public var drafted = 0
 
     public init() {}
 
-    public var tokens: Int { decoded.count + prefilled.reduce(0) { $0 + $1.tokens } }
+    public var tokens: Int { decoded.count + drafted + prefilled.reduce(0) { $0 + $1.tokens } }
     public var sequences: Int { decoded.count + prefilled.count }
 
     public static func == (a: StepSummary, b: StepSummary) -> Bool {
@@ -91,8 +102,17 @@ public struct SchedulerSnapshot: Sendable {
     /// Sums over all steps (mean batch size = stepSequencesTotal / steps).
     public var stepSequencesTotal = 0
     public var stepTokensTotal = 0
+    /// Speculative decoding: tokens drafted and accepted; decode sequence-steps and the tokens
+    /// they yielded (tokens per forward = decodeTokens / decodeSteps, 1 without drafts).
+    public var draftedTokens = 0
+    public var acceptedTokens = 0
+    public var decodeSteps = 0
+    public var decodeTokens = 0
 
     public init() {}
+
+    public var acceptanceRate: Double { draftedTokens == 0 ? 0 : Double(acceptedTokens) / Double(draftedTokens) }
+    public var tokensPerForward: Double { decodeSteps == 0 ? 0 : Double(decodeTokens) / Double(decodeSteps) }
 
     public var prefixHitRate: Double { promptTokens == 0 ? 0 : Double(cachedPromptTokens) / Double(promptTokens) }
 }
@@ -127,18 +147,20 @@ public final class BatchScheduler {
         let blocks: SequenceBlocks
         /// The next step feeds one sampled token through the decode kernels.
         var decoding = false
+        var drafter: SpeculativeDrafter
         var started = false
         var admittedAt = Date()
         var firstTokenAt: Date?
 
         init(id: Int, state: GenerationState, isCancelled: @escaping () -> Bool, onEvent: @escaping (SequenceEvent) -> Void,
-             blocks: SequenceBlocks) {
+             blocks: SequenceBlocks, speculative: SpeculativeOptions) {
             self.id = id
             self.state = state
             self.isCancelled = isCancelled
             self.onEvent = onEvent
             tokens = state.request.promptIds
             self.blocks = blocks
+            drafter = SpeculativeDrafter(options: state.request.speculative ?? speculative)
         }
     }
 
@@ -155,6 +177,7 @@ public final class BatchScheduler {
                 blockSize: Int = KVBlockPool.defaultBlockSize, kvTypes: KVCacheTypes = .f32,
                 configuration: SchedulerConfiguration) throws {
         if let reason = kvTypes.refusal(headDim: model.kvLayout.headDim) { throw GenerationError(reason) }
+        try configuration.speculative.validate()
         self.model = model
         self.tokenizer = tokenizer
         self.stopTokenIds = stopTokenIds
@@ -199,7 +222,8 @@ public final class BatchScheduler {
         guard waiting.count < configuration.maxWaiting else { throw SubmitError.queueFull(waiting: waiting.count) }
         let id = nextId
         nextId += 1
-        waiting.append(Sequence(id: id, state: state, isCancelled: isCancelled, onEvent: onEvent, blocks: probe))
+        waiting.append(Sequence(id: id, state: state, isCancelled: isCancelled, onEvent: onEvent, blocks: probe,
+                                speculative: configuration.speculative))
         return id
     }
 
@@ -213,7 +237,7 @@ public final class BatchScheduler {
         let plan = planStep(&summary)
         lastStep = summary
         guard !plan.isEmpty else { return }
-        let batch = plan.map { $0.sequence.blocks.entry(tokens: $0.sequence.tokens, end: $0.end, phase: $0.phase, logits: $0.logits) }
+        let batch = plan.map { $0.sequence.blocks.entry(tokens: $0.sequence.tokens + $0.draft, end: $0.end, phase: $0.phase, logits: $0.logits) }
         let logits: [Logits?]
         do {
             logits = try model.forward(batch: batch, kv: kv)
@@ -229,7 +253,13 @@ public final class BatchScheduler {
         let now = Date()
         for (item, rowLogits) in zip(plan, logits) {
             let sequence = item.sequence
+            if !item.draft.isEmpty, let rowLogits {
+                settleVerification(item, logits: rowLogits)
+                continue
+            }
             sequence.blocks.commit(through: item.end, tokens: sequence.tokens, asPrompt: item.phase == .prompt)
+            // A decode row whose draft was dropped for lack of blocks may hold some reserved for it.
+            if item.phase == .decode { sequence.blocks.dropBlocksPastCount() }
             guard let rowLogits else { continue }
             if sequence.firstTokenAt == nil {
                 sequence.firstTokenAt = now
@@ -240,6 +270,10 @@ public final class BatchScheduler {
                 continue
             }
             let (token, done) = sequence.state.next(from: rowLogits.row(rowLogits.rows - 1))
+            if item.phase == .decode {
+                counters.decodeSteps += 1
+                counters.decodeTokens += 1
+            }
             sequence.onEvent(.token(token))
             if done {
                 finish(sequence)
@@ -255,6 +289,27 @@ public final class BatchScheduler {
         while !isIdle { step() }
     }
 
+    /// After a step that scored `item`'s fed token and drafts: the tokens its own draws give
+    /// (`GenerationState.verify`), the accepted rows committed and the rejected ones' blocks
+    /// given back, so the sequence is as if it had decoded those tokens one step at a time.
+    private func settleVerification(_ item: Planned, logits: Logits) {
+        let sequence = item.sequence
+        let (tokens, accepted, done) = sequence.state.verify(logits, draft: item.draft)
+        sequence.drafter.record(drafted: item.draft.count, accepted: accepted)
+        counters.draftedTokens += item.draft.count
+        counters.acceptedTokens += accepted
+        counters.decodeSteps += 1
+        counters.decodeTokens += tokens.count
+        sequence.blocks.commit(through: sequence.blocks.count + 1 + accepted, tokens: sequence.tokens, asPrompt: false)
+        sequence.blocks.dropBlocksPastCount()
+        for token in tokens { sequence.onEvent(.token(token)) }
+        if done {
+            finish(sequence)
+        } else {
+            sequence.tokens += tokens.map(\.id)
+        }
+    }
+
     // MARK: steps
 
     private struct Planned {
@@ -262,6 +317,8 @@ public final class BatchScheduler {
         let end: Int
         let phase: BatchPhase
         let logits: LogitsSelection?
+        /// Tokens drafted after the sequence's last one, scored in this step for verification.
+        var draft: [Int] = []
     }
 
     private func reapCancelled() {
@@ -310,9 +367,20 @@ public final class BatchScheduler {
     private func planStep(_ summary: inout StepSummary) -> [Planned] {
         var plan: [Planned] = []
         var budget = configuration.maxBatchTokens
-        for sequence in running where sequence.decoding {
-            plan.append(Planned(sequence: sequence, end: sequence.blocks.count + 1, phase: .decode, logits: .last))
-            budget -= 1
+        let decoding = running.filter(\.decoding)
+        // Drafts fill the decode rows up to the limit, first come first served; a step already
+        // that wide drafts nothing (the machine is saturated).
+        var draftRows = max(0, min(configuration.draftRowLimit, budget) - decoding.count)
+        for sequence in decoding {
+            var draft: [Int] = []
+            if sequence.drafter.isOn {
+                let room = min(draftRows, sequence.state.draftRoom(positions: sequence.tokens.count))
+                draft = sequence.drafter.propose(after: sequence.tokens, room: room)
+                draftRows -= draft.count
+            }
+            plan.append(Planned(sequence: sequence, end: sequence.blocks.count + 1 + draft.count, phase: .decode,
+                                logits: draft.isEmpty ? .last : .all, draft: draft))
+            budget -= 1 + draft.count
         }
         for sequence in running where !sequence.decoding && budget > 0 {
             let remaining = sequence.tokens.count - sequence.blocks.count
@@ -328,6 +396,11 @@ public final class BatchScheduler {
                 index += 1
                 continue
             }
+            // Drafts are the first thing to give up when blocks run short.
+            if !item.draft.isEmpty {
+                plan[index] = Planned(sequence: item.sequence, end: item.sequence.blocks.count + 1, phase: .decode, logits: .last)
+                continue
+            }
             // Out of blocks: preempt the most recently admitted other sequence, or this one.
             let victim = running.last { $0 !== item.sequence } ?? item.sequence
             preempt(victim)
@@ -340,6 +413,7 @@ public final class BatchScheduler {
         for item in plan {
             if item.phase == .decode {
                 summary.decoded.append(item.sequence.id)
+                summary.drafted += item.draft.count
             } else {
                 summary.prefilled.append((item.sequence.id, item.end - item.sequence.blocks.count))
             }

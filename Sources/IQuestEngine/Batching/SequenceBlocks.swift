@@ -128,6 +128,22 @@ final class SequenceBlocks {
         }
     }
 
+    /// Gives back blocks wholly past `count`: a verification step reserved and wrote rows for
+    /// drafts that were rejected. Rows past `count` inside a kept block stay as garbage that the
+    /// next step overwrites before any query reads it (a query at p reads positions ≤ p only),
+    /// and none of these blocks was offered to the prefix cache (only prompt rows are).
+    func dropBlocksPastCount() {
+        let b = blockSize
+        let keep = (count + b - 1) / b
+        while blocks.count > keep, let block = blocks.popLast() { manager.release(block) }
+        if window != nil {
+            for i in keep..<max(keep, localBlocks.count) where localBlocks[i] >= 0 {
+                manager.release(localBlocks[i])
+                localBlocks[i] = -1
+            }
+        }
+    }
+
     /// Lets go of every block (registered ones stay cached) and empties the sequence.
     func releaseAll() {
         for block in blocks { manager.release(block) }

@@ -22,6 +22,7 @@ struct GenerationState {
     init(request: GenerationRequest, tokenizer: any Tokenizer, stopTokenIds: Set<Int>, vocabularySize: Int,
          contextLength: Int) throws {
         try request.sampling.validate()
+        try request.speculative?.validate()
         let prompt = request.promptIds
         guard !prompt.isEmpty else { throw GenerationError("the prompt is empty") }
         guard prompt.count < contextLength else {
@@ -49,30 +50,140 @@ struct GenerationState {
     /// True when nothing is to be generated at all (max tokens 0).
     var wantsNoTokens: Bool { request.maxTokens == 0 }
 
+    /// Most tokens a step may draft now: every drafted token must be one the request could still
+    /// emit after the step's first (max tokens), and every row must fit the context.
+    /// `positions`: tokens the sequence holds with its last sampled one (the step's first row).
+    func draftRoom(positions: Int) -> Int {
+        max(0, min(request.maxTokens - stats.generatedTokens - 1, contextLength - positions))
+    }
+
     /// Samples the next token from `logits` (one row). Returns the token to stream and whether
     /// generation ends with it (then `stats.finishReason` says why). `positions` is how many
     /// tokens the sequence holds once this token is fed back (for the context limit).
     mutating func next(from logits: ArraySlice<Float>) -> (token: GeneratedToken, done: Bool) {
-        let editing = !request.logitBias.isEmpty || (constraint?.active ?? false)
-        if editing {
-            edited.removeAll(keepingCapacity: true)
-            edited.append(contentsOf: logits)
-            for (id, bias) in request.logitBias where id < edited.count { edited[id] += bias }
-            let allowed = edited.withUnsafeMutableBufferPointer { constraint?.apply(to: $0) ?? true }
-            if !allowed {
-                // A dead end (no token continues the grammar): end as if a stop id were sampled
-                // rather than emit invalid text.
-                stats.finishReason = .stop
-                stats.generatedTokens += 1
-                return (GeneratedToken(id: stopTokenIds.min() ?? 0, text: stopMatcher.flush() + detokenizer.finish(), logprob: nil, topLogprobs: []), true)
+        stats.forwards += 1
+        return emit(from: logits)
+    }
+
+    /// Speculative verification: `logits` rows `firstRow` … `firstRow + draft.count` score the
+    /// fed token and then each drafted token. Samples row 0 exactly as `next` would; while the
+    /// draw equals the draft token that row was fed with the next row is valid too, so it samples
+    /// that one, and so on; stops at the first draw that differs (that draw is the correction),
+    /// after the last row (the bonus token), or when generation ends. Every emitted token is the
+    /// one plain decoding would sample: each comes from its own position's logits (bitwise those
+    /// of a one-token step) with the same history, and the seeded generator advances once per
+    /// emitted token, exactly as it does without drafts, since rejected rows are never sampled.
+    /// So the output is identical to non-speculative sampling with the same seed, whatever the
+    /// drafts (the exact rule for deterministic drafts: accept while the target's own draw equals
+    /// the draft). Returns the tokens to stream, how many drafts were accepted, and whether
+    /// generation ended.
+    mutating func verify(_ logits: Logits, firstRow: Int = 0, draft: [Int]) -> (tokens: [GeneratedToken], accepted: Int, done: Bool) {
+        stats.forwards += 1
+        stats.draftedTokens += draft.count
+        var tokens: [GeneratedToken] = []
+        for i in 0...draft.count {
+            let (token, done) = emit(from: logits.row(firstRow + i))
+            tokens.append(token)
+            if done || i == draft.count || token.id != draft[i] {
+                stats.acceptedTokens += i
+                return (tokens, i, done)
             }
         }
-        let (id, logprob, top) = logits.withUnsafeBufferPointer { row -> (Int, Float?, [(id: Int, logprob: Float)]) in
-            let id = editing ? edited.withUnsafeBufferPointer { sampler.sample(logits: $0, history: history) }
-                             : sampler.sample(logits: row, history: history)
-            guard request.logprobs else { return (id, nil, []) }
+        return (tokens, draft.count, false)  // not reached: the loop returns at i == draft.count
+    }
+
+    /// Verification against a draft model: draft token i was drawn from `draftDistributions[i]`
+    /// (q). Row i's target distribution p (after penalties, filters, temperature, any mask in the
+    /// logits) accepts it with probability min(1, p(x)/q(x)); the first rejection is replaced by
+    /// a draw from max(0, p − q) normalised, and generation goes on from there; when all are
+    /// accepted the last row gives a bonus token. Each emitted token is then distributed exactly
+    /// as p (the speculative sampling theorem); the seeded generator is the target's own, so a
+    /// seed still fixes the output, though not to plain decoding's sequence (the draws differ).
+    mutating func verify(_ logits: Logits, draft: [Int], draftDistributions q: [[(id: Int, probability: Double)]])
+        -> (tokens: [GeneratedToken], accepted: Int, done: Bool) {
+        stats.forwards += 1
+        stats.draftedTokens += draft.count
+        var tokens: [GeneratedToken] = []
+        for i in 0..<draft.count {
+            let row = logits.row(i)
+            // p is the final distribution: logit_bias and the constraint's mask included.
+            let p = editedRow(row) != nil ? edited.withUnsafeBufferPointer { sampler.distribution(logits: $0, history: history) }
+                                          : row.withUnsafeBufferPointer { sampler.distribution(logits: $0, history: history) }
+            let x = draft[i]
+            let px = p.first { $0.id == x }?.probability ?? 0
+            let qx = q[i].first { $0.id == x }?.probability ?? 0
+            let u = sampler.nextUnit()
+            let id: Int
+            if qx > 0 && u < min(1, px / qx) {
+                id = x
+            } else {
+                id = Self.residualDraw(p: p, q: q[i], u: sampler.nextUnit())
+            }
+            let (token, done) = emit(id: id, logits: row)
+            tokens.append(token)
+            if done || id != x {
+                stats.acceptedTokens += i + (id == x ? 1 : 0)
+                return (tokens, i + (id == x ? 1 : 0), done)
+            }
+        }
+        stats.acceptedTokens += draft.count
+        let (token, done) = emit(from: logits.row(draft.count))
+        tokens.append(token)
+        return (tokens, draft.count, done)
+    }
+
+    /// A draw from max(0, p − q) normalised (p itself when that is empty, i.e. p ≤ q everywhere,
+    /// which happens only when p = q: then the rejection had probability 0).
+    static func residualDraw(p: [(id: Int, probability: Double)], q: [(id: Int, probability: Double)], u: Double) -> Int {
+        var qOf: [Int: Double] = [:]
+        for entry in q { qOf[entry.id] = entry.probability }
+        var residual = p.map { (id: $0.id, mass: max(0, $0.probability - (qOf[$0.id] ?? 0))) }
+        var total = residual.reduce(0) { $0 + $1.mass }
+        if total <= 0 {
+            residual = p.map { (id: $0.id, mass: $0.probability) }
+            total = 1
+        }
+        var cum = 0.0
+        for entry in residual {
+            cum += entry.mass
+            if u * total < cum { return entry.id }
+        }
+        return residual.last { $0.mass > 0 }?.id ?? p[0].id
+    }
+
+    /// The row with `logit_bias` added and the constraint's mask applied, in `edited`: nil when
+    /// neither applies (sample the row itself), false at a dead end (no token continues the
+    /// grammar), true otherwise.
+    private mutating func editedRow(_ logits: ArraySlice<Float>) -> Bool? {
+        guard !request.logitBias.isEmpty || (constraint?.active ?? false) else { return nil }
+        edited.removeAll(keepingCapacity: true)
+        edited.append(contentsOf: logits)
+        for (id, bias) in request.logitBias where id < edited.count { edited[id] += bias }
+        return edited.withUnsafeMutableBufferPointer { constraint?.apply(to: $0) ?? true }
+    }
+
+    /// Samples, detokenizes and checks the stops for one row of logits (after logit_bias and the
+    /// constraint's mask).
+    private mutating func emit(from logits: ArraySlice<Float>) -> (token: GeneratedToken, done: Bool) {
+        let editing = editedRow(logits)
+        if editing == false {
+            // A dead end (no token continues the grammar): end as if a stop id were sampled
+            // rather than emit invalid text.
+            stats.finishReason = .stop
+            stats.generatedTokens += 1
+            return (GeneratedToken(id: stopTokenIds.min() ?? 0, text: stopMatcher.flush() + detokenizer.finish(), logprob: nil, topLogprobs: []), true)
+        }
+        let id = editing == true ? edited.withUnsafeBufferPointer { sampler.sample(logits: $0, history: history) }
+                                 : logits.withUnsafeBufferPointer { sampler.sample(logits: $0, history: history) }
+        return emit(id: id, logits: logits)
+    }
+
+    /// Streams `id` (chosen from `logits`): log-probabilities, detokenizing, stops.
+    private mutating func emit(id: Int, logits: ArraySlice<Float>) -> (token: GeneratedToken, done: Bool) {
+        let (logprob, top) = logits.withUnsafeBufferPointer { row -> (Float?, [(id: Int, logprob: Float)]) in
+            guard request.logprobs else { return (nil, []) }
             let top = request.topLogprobs > 0 ? topLogprobs(row, k: request.topLogprobs) : []
-            return (id, logSoftmax(row)[id], top)
+            return (logSoftmax(row)[id], top)
         }
         stats.generatedTokens += 1
         history.append(id)

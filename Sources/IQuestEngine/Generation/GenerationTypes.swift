@@ -18,6 +18,9 @@ public struct GenerationRequest: Sendable {
     /// Added to the logits of these ids before sampling (OpenAI `logit_bias`; -100 bans, +100
     /// all but forces).
     public var logitBias: [Int: Float] = [:]
+    /// Speculative decoding for this request (drafts change speed, never the output); nil takes
+    /// the engine's default (`SchedulerConfiguration.speculative`; off in `Generator`).
+    public var speculative: SpeculativeOptions?
 
     public init(promptIds: [Int], sampling: SamplingParameters = .greedy, maxTokens: Int = 256,
                 stopStrings: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0) {
@@ -68,11 +71,20 @@ public struct GenerationStats: Sendable {
     public var finishReason: FinishReason = .length
     /// The stop string that ended generation, when one did.
     public var stopString: String?
+    /// Forward passes whose logits gave this request tokens (the prompt's last chunk included),
+    /// tokens drafted for verification and how many of them were accepted.
+    public var forwards = 0
+    public var draftedTokens = 0
+    public var acceptedTokens = 0
 
     public init() {}
 
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
     /// Decode rate over the tokens produced by single-token steps (the first comes from prefill).
+    /// Accepted / drafted (0 when nothing was drafted).
+    public var acceptanceRate: Double { draftedTokens == 0 ? 0 : Double(acceptedTokens) / Double(draftedTokens) }
+    public var tokensPerForward: Double { forwards == 0 ? 0 : Double(generatedTokens) / Double(forwards) }
+
     public var decodeTokensPerSecond: Double {
         decodeSeconds > 0 ? Double(max(0, generatedTokens - 1)) / decodeSeconds : 0
     }

@@ -15,6 +15,12 @@ public struct Generator {
     /// How the sequence's keys and values are stored (exact f32 unless asked; the commands pass
     /// the user's choice, `KVCacheTypes.standard` by default).
     public var kvTypes: KVCacheTypes
+    /// Drafts from the caller instead of the request's drafter: given the sequence so far and
+    /// the most tokens wanted, the tokens to verify (tests drive adversarial drafts through it).
+    /// Used only when the request's speculative mode is on.
+    public var drafter: ((_ tokens: [Int], _ count: Int) -> [Int])?
+    /// The model that drafts for `SpeculativeMode.draft` (checked with `DraftModelCheck`).
+    public var draftModel: LoadedModel?
 
     public init(loaded: LoadedModel, contextLength: Int? = nil, kvTypes: KVCacheTypes = .f32) {
         self.loaded = loaded
@@ -55,17 +61,58 @@ public struct Generator {
         guard var current = logits, !state.wantsNoTokens else { return state.stats }
 
         let decodeStart = Date()
-        while true {
-            let (token, done) = state.next(from: current.row(0))
-            if done {
-                _ = onToken(token)
-                break
+        // With speculation, a step feeds the last sampled token plus drafted ones as decode rows
+        // (`forwardDecodeRows`) and `verify` keeps the drafts the model's own draws agree with;
+        // the rejected rows are truncated away before the next step.
+        var speculator = SpeculativeDrafter(options: request.speculative ?? .off)
+        var runner: DraftModelRunner?
+        if speculator.options.mode == .draft {
+            guard let draftModel else { throw GenerationError("speculative mode 'draft' needs a draft model (--model-draft PATH)") }
+            if let reason = DraftModelCheck.refusal(target: loaded, draft: draftModel) { throw GenerationError(reason) }
+            runner = try DraftModelRunner(model: draftModel.model, sampling: request.sampling, capacity: contextLength)
+        }
+        var sequence = prompt
+        var draft: [Int] = []
+        var draftDistributions: [[(id: Int, probability: Double)]] = []
+        decoding: while true {
+            let emitted: [GeneratedToken], done: Bool
+            if draft.isEmpty {
+                let (token, end) = state.next(from: current.row(0))
+                (emitted, done) = ([token], end)
+            } else {
+                let fed = cache.count - draft.count - 1
+                let result = runner == nil ? state.verify(current, draft: draft)
+                    : state.verify(current, draft: draft, draftDistributions: draftDistributions)
+                speculator.record(drafted: draft.count, accepted: result.accepted)
+                cache.truncate(to: fed + 1 + result.accepted)
+                runner?.keep(sequence.count + result.accepted)
+                (emitted, done) = (result.tokens, result.done)
             }
-            guard onToken(token) else {
-                state.cancel()
-                break
+            for (i, token) in emitted.enumerated() {
+                if done && i == emitted.count - 1 {
+                    _ = onToken(token)
+                    break decoding
+                }
+                guard onToken(token) else {
+                    state.cancel()
+                    break decoding
+                }
             }
-            current = try model.forward([token.id], cache: cache, logits: .last)
+            if done { break }
+            sequence += emitted.map(\.id)
+            let room = state.draftRoom(positions: sequence.count)
+            if let runner {
+                let length = speculator.length(room: room)
+                (draft, draftDistributions) = length > 0 ? try runner.draft(after: sequence, count: length) : ([], [])
+            } else if let external = drafter, speculator.isOn {
+                draft = Array(external(sequence, min(room, speculator.options.draftMax)).prefix(room)
+                    .prefix { $0 >= 0 && $0 < model.vocabularySize })
+            } else {
+                draft = speculator.propose(after: sequence, room: room)
+            }
+            let last = sequence[sequence.count - 1]
+            current = draft.isEmpty ? try model.forward([last], cache: cache, logits: .last)
+                                    : try model.forwardDecodeRows([last] + draft, cache: cache)
         }
         state.addDecodeTime(Date().timeIntervalSince(decodeStart))
         return state.stats

@@ -18,6 +18,7 @@ public struct Sampler: Sendable {
     private var counts: [Int32] = []        // [vocab] window occurrence counts, all zero between calls
     private var candidates: [Int32] = []    // surviving ids, best first once sorted
     private var weights: [Double] = []      // final unnormalised probabilities of the survivors
+    private var maxLogit: Float = 0         // largest penalised logit of the last call
 
     public init(parameters: SamplingParameters) {
         self.parameters = parameters
@@ -40,16 +41,45 @@ public struct Sampler: Sendable {
         }
         applyPenalties(history: history, vocab: n)
 
+        if let best = filter(n) { return best }
+        return draw(maxLogit: maxLogit)
+    }
+
+    /// The distribution `sample` draws from (after penalties, top-k, top-p, min-p and
+    /// temperature): surviving ids and their probabilities, summing to 1; one id with
+    /// probability 1 when greedy. Draws nothing. Speculative verification against a draft
+    /// model's distribution needs it (`GenerationState.verify(_:draft:draftDistributions:)`).
+    public mutating func distribution(logits input: UnsafeBufferPointer<Float>, history: some Collection<Int>) -> [(id: Int, probability: Double)] {
+        let n = input.count
+        guard n > 0 else { return [] }
+        prepare(n)
+        logits.withUnsafeMutableBufferPointer { l in
+            for i in 0..<n {
+                let x = input[i]
+                l[i] = x.isNaN ? -.infinity : x
+            }
+        }
+        applyPenalties(history: history, vocab: n)
+        if let best = filter(n) { return [(best, 1)] }
+        let total = finalWeights(maxLogit: maxLogit)
+        return zip(candidates, weights).map { (Int($0), $1 / total) }
+    }
+
+    /// A uniform draw in [0, 1) from the seeded generator (the acceptance test and residual draw
+    /// of draft-model speculation use the same stream as `sample`).
+    public mutating func nextUnit() -> Double { rng.nextUnitDouble() }
+
+    /// Survivors into `candidates` (max logit in `maxLogit`); returns the id when greedy.
+    private mutating func filter(_ n: Int) -> Int? {
         let p = parameters
         let best = argmax(n)
         if p.temperature <= 0 || !(p.temperature.isFinite) || logits[best] == .infinity || logits[best] == -.infinity {
             return best
         }
-
         selectTopK(n)
-        let maxLogit = logits[best]  // top-k keeps `best`
+        maxLogit = logits[best]  // top-k keeps `best`
         filterTopPMinP(maxLogit: maxLogit, sorted: p.topK > 0 && p.topK < n)
-        return draw(maxLogit: maxLogit)
+        return nil
     }
 
     private mutating func prepare(_ n: Int) {
@@ -172,7 +202,8 @@ public struct Sampler: Sendable {
         candidates.reverse()
     }
 
-    private mutating func draw(maxLogit: Float) -> Int {
+    /// `weights` := exp((logit − max) / T) of each candidate; returns their sum.
+    private mutating func finalWeights(maxLogit: Float) -> Double {
         let invT = 1 / Double(parameters.temperature)
         weights.removeAll(keepingCapacity: true)
         var total = 0.0
@@ -183,6 +214,11 @@ public struct Sampler: Sendable {
                 total += w
             }
         }
+        return total
+    }
+
+    private mutating func draw(maxLogit: Float) -> Int {
+        let total = finalWeights(maxLogit: maxLogit)
         let u = rng.nextUnitDouble() * total
         var cum = 0.0
         for (i, w) in weights.enumerated() {

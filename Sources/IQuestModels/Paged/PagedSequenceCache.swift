@@ -47,10 +47,11 @@ public final class PagedSequenceCache: SequenceCache {
         return BatchEntry(tokens: tokens, position: count, blocks: blocks, localBlocks: localBlocks, phase: phase, logits: logits)
     }
 
-    /// Marks `n` more positions filled and gives back local blocks no later query can see.
-    func advance(by n: Int) {
+    /// Marks `n` more positions filled and gives back local blocks no later query can see; with
+    /// `position`, only those a query there cannot see (positions up to it may be taken back).
+    func advance(by n: Int, keepingWindowOf position: Int? = nil) {
         count += n
-        releaseLocal(before: count)
+        releaseLocal(before: min(position ?? count, count))
     }
 
     /// Local blocks every position of which is older than the window of a query at `position`.
@@ -162,5 +163,15 @@ public final class PagedSequenceCache: SequenceCache {
             }
         }
         count = target
+        // Local blocks past the new end hold only forgotten rows; give them back so the ring
+        // holds exactly what a run that never went past `target` would.
+        if layout.localWindow != nil {
+            let lastKept = target == 0 ? -1 : (target - 1) / blockSize
+            for index in (lastKept + 1)..<localBlocks.count where localBlocks[index] >= 0 {
+                freeLocal.append(localBlocks[index])
+                localBlocks[index] = -1
+            }
+            releaseLocal(before: target)
+        }
     }
 }

@@ -22,6 +22,8 @@ public struct EngineOptions: Sendable {
     public var maxWaiting = 128
     /// How keys and values are stored in the pool.
     public var kvCacheTypes = KVCacheTypes.standard
+    /// Speculative decoding for requests that do not choose (`--speculative`).
+    public var speculative = SpeculativeOptions.off
 
     public init() {}
 
@@ -203,7 +205,8 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                 configuration: SchedulerConfiguration(maxRunning: options.maxRunning, maxBatchTokens: options.maxBatchTokens,
                                                       // The server's AdmissionGate bounds waiting requests; the scheduler
                                                       // must never refuse one it admitted (its response has started).
-                                                      maxWaiting: .max, contextLength: contextLength))
+                                                      maxWaiting: .max, contextLength: contextLength,
+                                                      speculative: options.speculative))
             var description = ServedModel(
                 id: servedName ?? ServedModel.defaultName(path: path),
                 contextLength: contextLength,

@@ -121,6 +121,7 @@ struct ChatRequest {
         turn.maxTokens = fields.maxTokens
         turn.stop = fields.stop
         turn.ignoreEOS = fields.ignoreEOS
+        turn.speculative = fields.speculative
         turn.logprobs = logprobs
         turn.topLogprobs = topLogprobs
         turn.format = format

@@ -11,6 +11,8 @@ struct SamplingFields {
     var user: String?
     /// vLLM's and llama.cpp's extension: keep going past the model's stop tokens.
     var ignoreEOS: Bool
+    /// Extension: speculative decoding for this request (`SpeculativeField`); nil = the server's.
+    var speculative: SpeculativeOptions?
 
     /// OpenAI's defaults (temperature 1, top_p 1, no top-k/min-p), replaced by the model's own
     /// defaults, replaced by what the request says.
@@ -44,5 +46,6 @@ struct SamplingFields {
         n = try body.int("n", in: 1...16) ?? 1
         user = try body.string("user")
         ignoreEOS = try body.bool("ignore_eos") ?? false
+        speculative = try SpeculativeField.parse(body)
     }
 }

@@ -43,6 +43,7 @@ extension OpenAIRoutes {
                                             topLogprobs: body.logprobs ?? 0)
             request.ignoreStopTokens = body.fields.ignoreEOS
             try constrain(&request, format: body.format, logitBias: body.logitBias, forcedTools: nil, startsInReasoning: false)
+            request.speculative = body.fields.speculative
             requests.append(request)
         }
         let id = OpenAIShapes.newID("cmpl-")

@@ -55,6 +55,11 @@ public final class ServerMetrics: Sendable {
             ("iquest:batch_tokens_total", { Double($0.stepTokensTotal) }),
             ("iquest:batch_size_last_step", { Double($0.lastStepSequences) }),
             ("iquest:batch_tokens_last_step", { Double($0.lastStepTokens) }),
+            // Speculative decoding (vLLM: spec_decode_num_draft_tokens / num_accepted_tokens).
+            ("iquest:spec_decode_num_draft_tokens_total", { Double($0.draftedTokens) }),
+            ("iquest:spec_decode_num_accepted_tokens_total", { Double($0.acceptedTokens) }),
+            ("iquest:spec_decode_acceptance_rate", { $0.acceptanceRate }),
+            ("iquest:spec_decode_tokens_per_forward", { $0.tokensPerForward }),
         ]
         engineGauges = engine.map { ($0.0, $0.1, CoreMetrics.Gauge(label: $0.0, factory: factory)) }
         resident = CoreMetrics.Gauge(label: "process_resident_memory_bytes", factory: factory)

@@ -57,6 +57,7 @@ extension OpenAIRoutes {
         try constrain(&request, format: turn.format, logitBias: turn.logitBias,
                       forcedTools: setup.toolSyntax == nil ? nil : turn.forcedTools.map { ($0, setup.toolSyntax ?? .hermes) },
                       startsInReasoning: setup.startsInReasoning)
+        request.speculative = turn.speculative
         return PreparedChat(prompt: prompt, request: request, setup: setup)
     }
 

@@ -23,6 +23,8 @@ struct ChatTurn {
     var maxTokens: Int?
     var stop: [String] = []
     var ignoreEOS = false
+    /// Speculative decoding chosen by the request (nil: the server's setting).
+    var speculative: SpeculativeOptions?
     var logprobs = false
     var topLogprobs = 0
     /// Structured output the answer must follow, and the request field it came from.
