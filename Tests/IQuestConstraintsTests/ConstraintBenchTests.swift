@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import IQuestConstraints
+import IQuestConstraints
 import IQuestTokenizer
 
 /// Coverage and timing figures (printed, not asserted beyond sanity): compile time (schema →

@@ -1,5 +1,5 @@
 import XCTest
-@testable import IQuestConstraints
+import IQuestConstraints
 
 /// The matcher on hand-written grammars, regexes and schemas: accepted and rejected sentences.
 final class GrammarTests: XCTestCase {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import IQuestConstraints
+import IQuestConstraints
 
 /// The official JSON-Schema-Test-Suite (draft 2020-12, from the jsonschema sdist; fetched by
 /// tools/fetch-assets.sh): every supported schema accepts each valid instance (compact and

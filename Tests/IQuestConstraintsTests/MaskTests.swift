@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import IQuestConstraints
+import IQuestConstraints
 
 /// Masks over SmolLM2's vocabulary (49,152 tokens): equal to brute force at random states, and
 /// random walks over them produce outputs Python's jsonschema accepts.
