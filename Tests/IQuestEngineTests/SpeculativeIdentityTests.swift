@@ -190,17 +190,27 @@ struct SmolLM2SpeculativeTests {
                 request.speculative = options
                 let got = try generate(generator, request)
                 #expect(got.ids == want.ids, "adaptive \(options.adaptive)")
-                if prompt == copy {
-                    #expect(got.stats.acceptanceRate > 0.5, "acceptance \(got.stats.acceptanceRate)")
-                    #expect(got.stats.tokensPerForward > 2, "tokens per forward \(got.stats.tokensPerForward)")
-                }
             }
+            // Drafts that are the plain run's own continuation must all be accepted: every verified
+            // row after the first is then used, so rows 1…k of a step are right, not only row 0.
+            // (Whether SmolLM2 copies this prompt, and so how much n-gram drafts gain, depends on
+            // its continuation; that is benchmarked, not asserted.)
+            var oracle = generator
+            oracle.drafter = { tokens, count in
+                let done = tokens.count - prompt.count
+                return done >= 0 && done < want.ids.count ? Array(want.ids[done...].prefix(count)) : []
+            }
+            var request = GenerationRequest(promptIds: prompt, sampling: .greedy, maxTokens: 40)
+            request.speculative = SpeculativePrompts.options(k: 8)
+            let got = try generate(oracle, request)
+            #expect(got.ids == want.ids)
+            #expect(got.stats.acceptanceRate > 0.95, "acceptance of the plain continuation \(got.stats.acceptanceRate)")
+            #expect(got.stats.tokensPerForward > 4, "tokens per forward \(got.stats.tokensPerForward)")
         }
         let harness = try SchedulerHarness(loaded, blocks: 64)
         let ids = try [copy, open].map { try harness.submit($0, maxTokens: 40, logprobs: false, speculative: SpeculativeOptions(mode: .ngram)) }
         harness.runUntilIdle()
         #expect(ids.map { harness.run($0).ids } == plain)
-        #expect(harness.scheduler.snapshot.acceptedTokens > 0)
         #expect(harness.scheduler.snapshot.blocksUsed == 0)
     }
 }
