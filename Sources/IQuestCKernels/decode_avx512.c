@@ -14,19 +14,13 @@
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
+#include "avx2_common.h"
 
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define PREFETCH_AHEAD 2048
 // Rows per chunk when several tokens share the call (16 rows of q8_0 at K = 5120: 170 KiB, in L2).
 #define ROW_CHUNK 16
 
-static inline AVX512_TARGET float hsum8(__m256 v) {
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
 
 // Rows against one token. Blocks go eight at a time: the eight weight scales (and q4_1's mins)
 // come in with one dword gather at the block starts, are converted together and multiplied by
@@ -80,7 +74,7 @@ static inline AVX512_TARGET float hsum8(__m256 v) {
                     else acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_broadcast_ss(scale + i), acc0); \
                 }                                                                                         \
             }                                                                                             \
-            y[r] = hsum8(_mm256_add_ps(acc0, acc1)) + hsum8(off);                                          \
+            y[r] = iq_hsum8(_mm256_add_ps(acc0, acc1)) + iq_hsum8(off);                                          \
         }                                                                                                 \
     }
 

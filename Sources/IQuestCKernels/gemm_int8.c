@@ -18,6 +18,7 @@
 // the same in every set and whatever other tokens share the call.
 #include "iquest_ckernels.h"
 #include "half_scalar.h"
+#include "kquants.h"
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -69,13 +70,7 @@ static void row_codes(int kind, const uint8_t *row, int64_t k, uint8_t *u, float
             const float d = iq_half_at(blk), dmin = iq_half_at(blk + 2);
             for (int j = 0; j < 8; j++) {
                 int sc, m;
-                if (j < 4) {
-                    sc = s[j] & 63;
-                    m = s[j + 4] & 63;
-                } else {
-                    sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-                    m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-                }
+                iq_q4k_scale_min(s, j, &sc, &m);
                 mul[8 * sb + j] = d * (float)sc;
                 add[8 * sb + j] = -dmin * (float)m;
                 uint8_t *ub = u + 256 * sb + 32 * j;

@@ -40,13 +40,7 @@ static inline void kq_scales(int kind, const uint8_t *blk, float mul[16], float 
         const uint8_t *s = blk + 4;
         for (int j = 0; j < 8; j++) {
             int sc, m;
-            if (j < 4) {
-                sc = s[j] & 63;
-                m = s[j + 4] & 63;
-            } else {
-                sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-                m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-            }
+            iq_q4k_scale_min(s, j, &sc, &m);
             mul[2 * j] = mul[2 * j + 1] = d * (float)sc;
             add[2 * j] = add[2 * j + 1] = -dmin * (float)m;
         }

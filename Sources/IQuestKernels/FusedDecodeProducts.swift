@@ -6,7 +6,8 @@
 /// SwiGLU product is applied by each thread to the rows it just computed. Results are identical
 /// to separate `linear` calls (same kernels, same rows per thread), and with several tokens each
 /// token's result is bitwise what it is alone. On the GEMM path (M ≥ 4 with `.automatic`, or
-/// `.prompt`) these fall back to `linear`, where the product itself dominates.
+/// `.prompt`) each matrix is its own pass (the product itself dominates), over an input
+/// quantized once for the integer GEMM.
 
 /// One product of a fused group: y [M, w.rows] = x · wᵀ.
 public struct DecodeProduct {
@@ -22,9 +23,7 @@ public struct DecodeProduct {
 public func linear(_ x: UnsafePointer<Float>, rows m: Int, _ a: DecodeProduct, _ b: DecodeProduct, _ c: DecodeProduct,
                    pool: ComputePool, quantized: QuantizedActivations? = nil, path: ProductPath = .automatic) {
     guard path.decodes(m) else {
-        linear(x, rows: m, weights: a.weights, into: a.output, pool: pool, quantized: quantized, path: .prompt)
-        linear(x, rows: m, weights: b.weights, into: b.output, pool: pool, quantized: quantized, path: .prompt)
-        linear(x, rows: m, weights: c.weights, into: c.output, pool: pool, quantized: quantized, path: .prompt)
+        promptProducts(x, m, [a, b, c], pool, quantized)
         return
     }
     let integer = prepareIntegerInput(x, m, a.weights, b.weights, c.weights, quantized)
@@ -41,8 +40,7 @@ public func gatedLinear(_ x: UnsafePointer<Float>, rows m: Int, gate: DecodeProd
                         pool: ComputePool, quantized: QuantizedActivations? = nil, path: ProductPath = .automatic) {
     let n = gate.weights.rows
     guard path.decodes(m) else {
-        linear(x, rows: m, weights: gate.weights, into: gate.output, pool: pool, quantized: quantized, path: .prompt)
-        linear(x, rows: m, weights: up.weights, into: up.output, pool: pool, quantized: quantized, path: .prompt)
+        promptProducts(x, m, [gate, up], pool, quantized)
         siluMultiply(gate.output, up.output, count: m * n)
         return
     }
@@ -56,6 +54,17 @@ public func gatedLinear(_ x: UnsafePointer<Float>, rows m: Int, gate: DecodeProd
             let offset = token * n + rows.lowerBound
             siluMultiply(gate.output + offset, up.output + offset, count: rows.count)
         }
+    }
+}
+
+/// Prompt-path products of one input with several matrices (same column count): the input is
+/// quantized for the integer GEMM once, not once per matrix; each product is what `linear` gives.
+private func promptProducts(_ x: UnsafePointer<Float>, _ m: Int, _ products: [DecodeProduct], _ pool: ComputePool,
+                            _ quantized: QuantizedActivations?) {
+    let integer = products.contains { takesIntegerGEMM($0.weights, quantized) } ? quantized : nil
+    integer?.quantizePrompt(x, rows: m, columns: products[0].weights.columns)
+    for p in products {
+        promptProduct(x, m, p.weights, p.output, pool, takesIntegerGEMM(p.weights, integer) ? integer : nil)
     }
 }
 

@@ -29,20 +29,30 @@ public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatr
         }
         let product = DecodeProduct(w, into: y)
         pool.run { t in decodeSlice(x, m, product, t, pool, integer) }
-    } else if let quantized, PromptProducts.current == .integer, w.kind.hasIntegerDot,
-              iq_gemm_q8_supported(w.kind.cKind, iq_kernel_set()) != 0 {
-        quantized.quantizePrompt(x, rows: m, columns: w.columns)
-        pool.run { t in
-            let rows = pool.slice(t, of: w.rows, granule: panelWidth)
-            guard !rows.isEmpty else { return }
-            if !quantized.promptProduct(w, rows, tokens: m, into: y) { floatPanels(w, x, m, y, rows) }
-        }
     } else {
-        pool.run { t in
-            let rows = pool.slice(t, of: w.rows, granule: panelWidth)
-            guard !rows.isEmpty else { return }
-            floatPanels(w, x, m, y, rows)
-        }
+        let integer = takesIntegerGEMM(w, quantized) ? quantized : nil
+        integer?.quantizePrompt(x, rows: m, columns: w.columns)
+        promptProduct(x, m, w, y, pool, integer)
+    }
+}
+
+/// Whether a prompt-path product with `w` goes to the integer GEMM (a scratch, PromptProducts.integer
+/// and a kernel for the kind in the active set).
+@inline(__always)
+func takesIntegerGEMM(_ w: WeightMatrix, _ quantized: QuantizedActivations?) -> Bool {
+    quantized != nil && PromptProducts.current == .integer && w.kind.hasIntegerDot
+        && iq_gemm_q8_supported(w.kind.cKind, iq_kernel_set()) != 0
+}
+
+/// y = x · Wᵀ on the prompt path: the integer GEMM over `integer`'s already quantized input
+/// (`quantizePrompt` of this x), else the f32 panels.
+func promptProduct(_ x: UnsafePointer<Float>, _ m: Int, _ w: WeightMatrix, _ y: UnsafeMutablePointer<Float>,
+                   _ pool: ComputePool, _ integer: QuantizedActivations?) {
+    pool.run { t in
+        let rows = pool.slice(t, of: w.rows, granule: panelWidth)
+        guard !rows.isEmpty else { return }
+        if let integer, integer.promptProduct(w, rows, tokens: m, into: y) { return }
+        floatPanels(w, x, m, y, rows)
     }
 }
 
