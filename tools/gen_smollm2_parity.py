@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "Tests" / "Fixtures" / "smollm2" / "parity.json"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy_llama  # noqa: E402
+import gguf_hf_tokenizer
 
 SEED = 135
 N_TOP = 16
@@ -95,7 +96,7 @@ def main() -> int:
         return 1
 
     t0 = time.time()
-    tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    tok = gguf_hf_tokenizer.load(str(path))  # the pre-tokenizer the GGUF declares (see that file)
     model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32,
                                                  attn_implementation="eager").eval()
     vocab = model.config.vocab_size

@@ -13,6 +13,7 @@ import subprocess
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+import gguf_hf_tokenizer
 
 
 def load(path):
@@ -36,7 +37,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(2)
     folder, name = os.path.dirname(os.path.abspath(args.model)), os.path.basename(args.model)
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    tokenizer = gguf_hf_tokenizer.load(args.model)
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32).eval()
     engine, hf = load(args.engine), load(args.hf)
     differing = [t for t in hf if t in engine and engine[t]["completion"] != hf[t]["completion"]]

@@ -19,6 +19,8 @@ import sys
 import time
 
 import torch
+
+import gguf_hf_tokenizer
 from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
 
 STOP_STRINGS = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]
@@ -103,7 +105,7 @@ def main():
         model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.float32)
     else:
         folder, name = os.path.dirname(os.path.abspath(args.model)), os.path.basename(args.model)
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        tokenizer = gguf_hf_tokenizer.load(args.model)  # pre-tokenizer as the GGUF declares (see that file)
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32)
     model.eval()
     problems = [json.loads(line) for line in open(args.data) if line.strip()][: args.limit]

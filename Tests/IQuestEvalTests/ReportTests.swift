@@ -52,6 +52,24 @@ struct ReportTests {
         #expect(summary.scores[0].interval == "bootstrap")
     }
 
+    @Test func comparisonFlagsPromptsTokenizedDifferently() throws {
+        func withIds(_ task: Int, _ ids: [Int]?) -> EvalRecord {
+            var r = record(task, false)
+            r.promptIds = ids
+            return r
+        }
+        let a = [withIds(0, [198, 198, 1604]), withIds(1, [472, 216, 35]), withIds(2, nil)]
+        let b = [withIds(0, [198, 198, 1604]), withIds(1, [2367, 35]), withIds(2, [1])]
+        let comparison = try RunComparison(a, b, nameA: "engine", nameB: "hf")
+        #expect(comparison.promptIdsCompared == 2 && comparison.promptIdsDiffer == ["HumanEval/1"])
+        #expect(comparison.lines.contains("same prompt token ids: 1/2 (differ: HumanEval/1)"))
+        // Ids survive the JSONL round trip under their snake_case keys; records without them omit the keys.
+        let line = String(decoding: try EvalRecord.encodeLines([a[0], a[2]]), as: UTF8.self).split(separator: "\n")
+        #expect(line[0].contains("\"prompt_ids\":[198,198,1604]") && !line[1].contains("prompt_ids"))
+        let plain = try RunComparison([record(0, true)], [record(0, true)], nameA: "a", nameB: "b")
+        #expect(plain.lines.contains("prompt token ids: not recorded by both runs"))
+    }
+
     @Test func comparisonCountsDiscordantPairs() throws {
         let a = [record(0, true), record(1, true), record(2, false), record(3, true, completion: "y"), record(4, false)]
         let b = [record(0, true), record(1, false), record(2, true), record(3, false), record(5, true)]

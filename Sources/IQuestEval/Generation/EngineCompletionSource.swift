@@ -43,6 +43,7 @@ public final class EngineCompletionSource: CompletionSource {
             configuration: SchedulerConfiguration(maxRunning: maxRunning, maxBatchTokens: 512, maxWaiting: jobs.count + 1,
                                                   contextLength: context))
         var texts = Array(repeating: "", count: jobs.count)
+        var tokenIds = Array(repeating: [Int](), count: jobs.count)
         var results = Array(repeating: GeneratedText(text: "", tokens: 0, finishReason: "", seconds: 0), count: jobs.count)
         var started = Array(repeating: Date(), count: jobs.count)
         var finished = 0
@@ -55,11 +56,14 @@ public final class EngineCompletionSource: CompletionSource {
             try scheduler.submit(request) { event in
                 switch event {
                 case .started: started[index] = Date()
-                case .token(let token): texts[index] += token.text
+                case .token(let token):
+                    texts[index] += token.text
+                    tokenIds[index].append(token.id)
                 case .finished(let stats):
                     results[index] = GeneratedText(text: texts[index], tokens: stats.generatedTokens,
                                                    finishReason: stats.finishReason.rawValue,
-                                                   seconds: Date().timeIntervalSince(started[index]))
+                                                   seconds: Date().timeIntervalSince(started[index]),
+                                                   promptIds: prompts[index], tokenIds: tokenIds[index])
                     finished += 1
                     progress(finished)
                 case .failed(let message):

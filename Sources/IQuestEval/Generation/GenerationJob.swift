@@ -31,12 +31,17 @@ public struct GeneratedText: Sendable {
     public var tokens: Int
     public var finishReason: String
     public var seconds: Double
+    /// Token ids of the prompt and the answer, when the source knows them (the local engine).
+    public var promptIds: [Int]?
+    public var tokenIds: [Int]?
 
-    public init(text: String, tokens: Int, finishReason: String, seconds: Double) {
+    public init(text: String, tokens: Int, finishReason: String, seconds: Double, promptIds: [Int]? = nil, tokenIds: [Int]? = nil) {
         self.text = text
         self.tokens = tokens
         self.finishReason = finishReason
         self.seconds = seconds
+        self.promptIds = promptIds
+        self.tokenIds = tokenIds
     }
 }
 

@@ -58,7 +58,8 @@ public enum HumanEvalRun {
         return zip(items, outcomes).map { item, outcome in
             EvalRecord(taskId: item.job.problem.taskId, sample: item.job.sample, completion: item.completion, raw: item.text.text,
                        passed: outcome.passed, error: outcome.error, detail: outcome.detail, tokens: item.text.tokens,
-                       finishReason: item.text.finishReason, generationSeconds: item.text.seconds, executionSeconds: outcome.seconds)
+                       finishReason: item.text.finishReason, generationSeconds: item.text.seconds, executionSeconds: outcome.seconds,
+                       promptIds: item.text.promptIds, tokenIds: item.text.tokenIds)
         }
     }
 }

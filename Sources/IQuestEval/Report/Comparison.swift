@@ -14,6 +14,10 @@ public struct RunComparison: Sendable, Equatable {
     public var identical: Int
     /// Problems in one run only (left out of the comparison).
     public var unpaired: Int
+    /// Problems where both runs recorded prompt token ids, and those whose ids differ (the two
+    /// runs tokenized the prompt differently, so their answers are not comparable token for token).
+    public var promptIdsCompared: Int
+    public var promptIdsDiffer: [String]
     public var pValue: Double { McNemar.exactP(onlyA: onlyA.count, onlyB: onlyB.count) }
     public var passA: Double { Double(bothSolved + onlyA.count) / Double(max(1, problems)) }
     public var passB: Double { Double(bothSolved + onlyB.count) / Double(max(1, problems)) }
@@ -33,6 +37,8 @@ public struct RunComparison: Sendable, Equatable {
         unpaired = Set(left.keys).symmetricDifference(right.keys).count
         var both = 0, neither = 0, same = 0
         var onlyA: [String] = [], onlyB: [String] = []
+        var idsCompared = 0
+        var idsDiffer: [String] = []
         for task in shared {
             guard let x = left[task], let y = right[task] else { continue }
             switch (x.passed, y.passed) {
@@ -42,12 +48,18 @@ public struct RunComparison: Sendable, Equatable {
             case (false, false): neither += 1
             }
             if x.completion == y.completion { same += 1 }
+            if let p = x.promptIds, let q = y.promptIds {
+                idsCompared += 1
+                if p != q { idsDiffer.append(task) }
+            }
         }
         bothSolved = both
         self.neither = neither
         self.onlyA = onlyA
         self.onlyB = onlyB
         identical = same
+        promptIdsCompared = idsCompared
+        promptIdsDiffer = idsDiffer
     }
 
     /// "HumanEval/9" before "HumanEval/10".
@@ -65,5 +77,8 @@ public struct RunComparison: Sendable, Equatable {
          String(format: "identical completions: %d/%d (%.1f%%)", identical, problems, Double(identical) * 100 / Double(max(1, problems))),
          "only \(nameA): " + (onlyA.isEmpty ? "-" : onlyA.joined(separator: " ")),
          "only \(nameB): " + (onlyB.isEmpty ? "-" : onlyB.joined(separator: " "))]
+            + (promptIdsCompared == 0 ? ["prompt token ids: not recorded by both runs"]
+               : [String(format: "same prompt token ids: %d/%d", promptIdsCompared - promptIdsDiffer.count, promptIdsCompared)
+                  + (promptIdsDiffer.isEmpty ? "" : " (differ: " + promptIdsDiffer.joined(separator: " ") + ")")])
     }
 }

@@ -18,14 +18,22 @@ public struct EvalRecord: Codable, Sendable, Equatable {
     public var finishReason: String
     public var generationSeconds: Double
     public var executionSeconds: Double
+    /// The prompt's token ids, when the generator knows them (the local engine and
+    /// tools/humaneval_transformers.py do; a server does not). Two runs that differ here did not
+    /// answer the same question, which `eval compare` reports.
+    public var promptIds: [Int]?
+    /// The generated token ids, when known.
+    public var tokenIds: [Int]?
 
     enum CodingKeys: String, CodingKey {
         case taskId = "task_id", sample, completion, raw, passed, error, detail, tokens, finishReason = "finish_reason"
         case generationSeconds = "generation_seconds", executionSeconds = "execution_seconds"
+        case promptIds = "prompt_ids", tokenIds = "token_ids"
     }
 
     public init(taskId: String, sample: Int, completion: String, raw: String, passed: Bool, error: ErrorKind?, detail: String,
-                tokens: Int, finishReason: String, generationSeconds: Double, executionSeconds: Double) {
+                tokens: Int, finishReason: String, generationSeconds: Double, executionSeconds: Double,
+                promptIds: [Int]? = nil, tokenIds: [Int]? = nil) {
         self.taskId = taskId
         self.sample = sample
         self.completion = completion
@@ -37,6 +45,8 @@ public struct EvalRecord: Codable, Sendable, Equatable {
         self.finishReason = finishReason
         self.generationSeconds = generationSeconds
         self.executionSeconds = executionSeconds
+        self.promptIds = promptIds
+        self.tokenIds = tokenIds
     }
 
     public static func encodeLines(_ records: [EvalRecord]) throws -> Data {
