@@ -32,6 +32,10 @@ import Testing
             #expect(!CompletionRules.stopStrings.contains { record.completion.contains($0) }, "\(record.taskId) not cut")
             #expect(record.raw.hasPrefix(record.completion))
             #expect(record.tokens >= 1 && record.tokens <= 128)
+            // The ids the engine saw and wrote are recorded, so another engine's run can be checked
+            // against them (eval compare's "same prompt token ids").
+            #expect((record.promptIds?.count ?? 0) > 0, "\(record.taskId) has no prompt ids")
+            #expect(record.tokenIds?.count == record.tokens, "\(record.taskId): token ids vs tokens")
         }
 
         let sandbox = try Sandbox.bubblewrap()
@@ -53,6 +57,7 @@ import Testing
         let compared = try runIQuest(["eval", "compare", output, output, "--chart", dir.path("chart.svg")])
         #expect(compared.status == 0, "\(compared.summary)")
         #expect(compared.stdout.contains("identical completions: 10/10"))
+        #expect(compared.stdout.contains("same prompt token ids: 10/10"))
         #expect(compared.stdout.contains("p = 1"))
         #expect(FileManager.default.fileExists(atPath: dir.path("chart.svg")))
     }
