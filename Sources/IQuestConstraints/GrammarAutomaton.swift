@@ -197,6 +197,34 @@ public final class GrammarAutomaton: @unchecked Sendable {
         return set
     }
 
+    /// Whether every well-formed multi-byte UTF-8 character leads from `state` back to it
+    /// (a string body's state does): explored range by range, the states reached at each byte
+    /// position deduplicated, so a few thousand transitions at most.
+    func loopsOnUTF8(_ state: Int32) -> Bool {
+        guard state >= 0 else { return false }
+        for form in LoopTable.utf8Forms {
+            var reached = Set<Int32>()
+            for lead in form.leads {
+                let t = next(state, lead)
+                if t < 0 { return false }
+                reached.insert(t)
+            }
+            for range in form.continuations {
+                var after = Set<Int32>()
+                for t in reached {
+                    for c in range {
+                        let u = next(t, c)
+                        if u < 0 { return false }
+                        after.insert(u)
+                    }
+                }
+                reached = after
+            }
+            if reached != [state] { return false }
+        }
+        return true
+    }
+
     public func isAccepting(_ state: Int32) -> Bool { state >= 0 && accepting[Int(state)] }
 
     /// Bytes that can follow in `state` (the union of the top byte classes).

@@ -90,21 +90,29 @@ struct PreorderTrie: Sendable {
 }
 
 /// For a byte class C that some state loops on (next(s, b) == s for every b in C, e.g. a JSON
-/// string body): the tokens made only of C bytes (allowed from s whatever they are), and the
-/// other tokens cut at their first byte outside C (after the C prefix the state is s again, so
-/// only that suffix needs walking). A string-body mask then walks a few thousand suffix nodes
-/// instead of the whole ~100k-node trie.
+/// string body), and optionally every well-formed multi-byte UTF-8 character too (a string body
+/// returns to itself after each): the tokens made only of such units (allowed from s whatever
+/// they are), and the other tokens cut at their first byte that starts no such unit (after the
+/// units the state is s again, so only that suffix needs walking). A string-body mask then walks
+/// a few thousand suffix nodes instead of the whole trie (most of it non-ASCII tokens without
+/// the UTF-8 units, on SentencePiece vocabularies).
 final class LoopTable: Sendable {
     let allIn: [UInt64]
     let exceptions: PreorderTrie
 
-    init(_ c: ByteSet, bytes: [[UInt8]?]) {
+    init(_ c: ByteSet, utf8: Bool, bytes: [[UInt8]?]) {
         var words = [UInt64](repeating: 0, count: (bytes.count + 63) / 64)
         var cut: [(Int, [UInt8])] = []
         for (id, b) in bytes.enumerated() {
             guard let b else { continue }
-            if let k = b.firstIndex(where: { !c.contains($0) }) {
-                cut.append((id, Array(b[k...])))
+            var i = 0
+            while i < b.count {
+                if c.contains(b[i]) { i += 1; continue }
+                if utf8, let n = Self.utf8Length(b, at: i) { i += n; continue }
+                break
+            }
+            if i < b.count {
+                cut.append((id, Array(b[i...])))
             } else {
                 words[id >> 6] |= UInt64(1) << UInt64(id & 63)
             }
@@ -112,24 +120,49 @@ final class LoopTable: Sendable {
         allIn = words
         exceptions = PreorderTrie(cut)
     }
+
+    /// Well-formed multi-byte UTF-8 characters (RFC 3629): lead bytes and the ranges of their
+    /// continuation bytes.
+    static let utf8Forms: [(leads: ClosedRange<UInt8>, continuations: [ClosedRange<UInt8>])] = [
+        (0xC2...0xDF, [0x80...0xBF]),
+        (0xE0...0xE0, [0xA0...0xBF, 0x80...0xBF]),
+        (0xE1...0xEC, [0x80...0xBF, 0x80...0xBF]),
+        (0xED...0xED, [0x80...0x9F, 0x80...0xBF]),
+        (0xEE...0xEF, [0x80...0xBF, 0x80...0xBF]),
+        (0xF0...0xF0, [0x90...0xBF, 0x80...0xBF, 0x80...0xBF]),
+        (0xF1...0xF3, [0x80...0xBF, 0x80...0xBF, 0x80...0xBF]),
+        (0xF4...0xF4, [0x80...0x8F, 0x80...0xBF, 0x80...0xBF]),
+    ]
+
+    /// Length of the complete well-formed multi-byte character starting at `i`, or nil.
+    static func utf8Length(_ b: [UInt8], at i: Int) -> Int? {
+        guard let form = utf8Forms.first(where: { $0.leads.contains(b[i]) }) else { return nil }
+        let n = form.continuations.count + 1
+        guard i + n <= b.count else { return nil }
+        for (k, range) in form.continuations.enumerated() where !range.contains(b[i + 1 + k]) { return nil }
+        return n
+    }
 }
 
-/// Loop tables per byte class, built on first use and shared by every request on the vocabulary.
+/// Loop tables per (byte class, UTF-8 units), built on first use and shared by every request
+/// on the vocabulary.
 final class LoopTableCache: @unchecked Sendable {
+    struct Key: Hashable { let c: ByteSet; let utf8: Bool }
     private let lock = NSLock()
-    private var tables: [ByteSet: LoopTable] = [:]
+    private var tables: [Key: LoopTable] = [:]
     /// Distinct classes kept (each table is at most the vocabulary's size again).
     static let limit = 32
 
-    func table(_ c: ByteSet, bytes: [[UInt8]?]) -> LoopTable {
+    func table(_ c: ByteSet, utf8: Bool, bytes: [[UInt8]?]) -> LoopTable {
+        let key = Key(c: c, utf8: utf8)
         lock.lock()
-        let cached = tables[c]
+        let cached = tables[key]
         lock.unlock()
         if let cached { return cached }
-        let t = LoopTable(c, bytes: bytes)
+        let t = LoopTable(c, utf8: utf8, bytes: bytes)
         lock.lock()
         if tables.count >= Self.limit { tables.removeAll() }
-        tables[c] = t
+        tables[key] = t
         lock.unlock()
         return t
     }

@@ -39,7 +39,7 @@ public final class TokenMasker: @unchecked Sendable {
         if automaton.isAccepting(state) { for id in v.stopIds where id >= 0 && id < v.size { mask.insert(id) } }
         let loop = automaton.selfLoop(state)
         if loop.count >= Self.loopThreshold {
-            let table = v.loopTables.table(loop, bytes: v.bytes)
+            let table = v.loopTables.table(loop, utf8: automaton.loopsOnUTF8(state), bytes: v.bytes)
             mask.words.withUnsafeMutableBufferPointer { words in
                 for w in 0..<words.count { words[w] |= table.allIn[w] }
                 table.exceptions.walk(automaton, from: state, into: words)
