@@ -8,7 +8,7 @@ cannot finish before -n tokens either: both runs decode the same number of token
 
 Usage: python3 tools/constraint_decode_bench.py [--iquest .build/release/iquest]
            [--model ~/.cache/iquest/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf] [--threads 1,2]
-           [--runs 5] [-n 128] [--schema FILE]
+           [--runs 5] [-n 96] [--schema FILE]
 """
 import argparse
 import json
@@ -51,7 +51,7 @@ def main():
     p.add_argument("--model", default=os.path.expanduser("~/.cache/iquest/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
     p.add_argument("--threads", default="1,2")
     p.add_argument("--runs", type=int, default=5)
-    p.add_argument("-n", type=int, default=128)
+    p.add_argument("-n", type=int, default=96)
     p.add_argument("--schema")
     args = p.parse_args()
     schema_path = args.schema
