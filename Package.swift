@@ -78,6 +78,7 @@ let package = Package(
         ]),
         .executableTarget(name: "iquest", dependencies: [
             "IQuestEngine",
+            "IQuestConstraints",
             "IQuestServer",
             "IQuestOutputParsing",
             "IQuestKernels",

@@ -36,6 +36,18 @@ public struct ByteSet: Hashable, Sendable {
 
     public mutating func insert(_ r: ClosedRange<UInt8>) { for b in r { insert(b) } }
     public mutating func formUnion(_ o: ByteSet) { w0 |= o.w0; w1 |= o.w1; w2 |= o.w2; w3 |= o.w3 }
+    public mutating func formIntersection(_ o: ByteSet) { w0 &= o.w0; w1 &= o.w1; w2 &= o.w2; w3 &= o.w3 }
+    /// Calls `body` with each member in increasing order.
+    @inline(__always)
+    public func forEach(_ body: (UInt8) -> Void) {
+        for i in 0..<4 {
+            var w = i == 0 ? w0 : i == 1 ? w1 : i == 2 ? w2 : w3
+            while w != 0 {
+                body(UInt8(i * 64 + w.trailingZeroBitCount))
+                w &= w &- 1
+            }
+        }
+    }
     public func subtracting(_ o: ByteSet) -> ByteSet {
         var s = self
         s.w0 &= ~o.w0; s.w1 &= ~o.w1; s.w2 &= ~o.w2; s.w3 &= ~o.w3
@@ -46,6 +58,7 @@ public struct ByteSet: Hashable, Sendable {
         return s
     }
     public var isEmpty: Bool { (w0 | w1 | w2 | w3) == 0 }
+    public var count: Int { w0.nonzeroBitCount + w1.nonzeroBitCount + w2.nonzeroBitCount + w3.nonzeroBitCount }
     public static var all: ByteSet { ByteSet().inverted }
 }
 

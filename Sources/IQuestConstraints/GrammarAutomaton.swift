@@ -43,6 +43,12 @@ public final class GrammarAutomaton: @unchecked Sendable {
 
     public var stateCount: Int { stateStacks.count }
 
+    // Scratch buffers reused by every transition computation (allocation was a large part of it).
+    private var selection: [Int32] = []
+    private var seen = Set<Int32>()
+    private var work: [(Int32, Int32)] = []
+    private var visited = Set<Int64>()
+
     deinit { table.deallocate() }
 
     public init(_ grammar: Grammar) throws {
@@ -111,8 +117,9 @@ public final class GrammarAutomaton: @unchecked Sendable {
     /// Adds every stack reachable from (pos, parent) without consuming input whose top is a
     /// byte class or ACCEPT.
     private func expand(pos: Int32, parent: Int32, into out: inout [Int32], seen: inout Set<Int32>) {
-        var work: [(Int32, Int32)] = [(pos, parent)]
-        var visited = Set<Int64>()
+        work.removeAll(keepingCapacity: true)
+        visited.removeAll(keepingCapacity: true)
+        work.append((pos, parent))
         while let (p, par) = work.popLast() {
             let key = Int64(p) << 32 | Int64(UInt32(bitPattern: par))
             if !visited.insert(key).inserted { continue }
@@ -125,7 +132,11 @@ public final class GrammarAutomaton: @unchecked Sendable {
                 work.append((nodePos[Int(par)], nodeParent[Int(par)]))
             } else {
                 let rule = Int(-c - 2)
-                let cont = internNode(pos: p + 1, parent: par)
+                // A reference in tail position returns straight to the caller's continuation:
+                // no frame for it, so `R ::= x R | ε` stays one stack shape per iteration (the
+                // same state, a self-loop) instead of growing a frame per repetition, which made
+                // every character of a string a new state and an uncached mask.
+                let cont = code[Int(p) + 1] == Self.endCode ? par : internNode(pos: p + 1, parent: par)
                 for s in ruleStarts[rule] { work.append((s, cont)) }
             }
         }
@@ -139,33 +150,79 @@ public final class GrammarAutomaton: @unchecked Sendable {
         return computeNext(state, byte)
     }
 
-    /// Fills the whole transition row of `state` at once: bytes that select the same stacks
-    /// lead to the same state, so each distinct selection is expanded once (a JSON string
-    /// state has a handful of selections for its 256 bytes).
+    /// Fills the transitions of `state` on `byte` and on every byte that selects the same stacks
+    /// (the bytes in all the selected stacks' classes and in none of the others' classes: they
+    /// lead to the same state). Rows fill lazily byte group by byte group because the mask walk
+    /// reaches most states only through a few trie edges; a whole-row fill expanded every
+    /// selection of every such state and dominated the uncached mask time (profile: 67% of it
+    /// in determinisation, most of it for transitions never taken).
     private func computeNext(_ state: Int32, _ byte: UInt8) -> Int32 {
         let stacks = stateStacks[Int(state)]
-        var bySelection: [[Int32]: Int32] = [:]
-        let base = Int(state) * 256
-        var selection: [Int32] = []
-        for b in 0...255 {
-            selection.removeAll(keepingCapacity: true)
-            for (i, id) in stacks.enumerated() {
-                let c = code[Int(nodePos[Int(id)])]
-                if c >= 0, classes[Int(c)].contains(UInt8(b)) { selection.append(Int32(i)) }
+        var inAll = ByteSet.all, inOthers = ByteSet()
+        selection.removeAll(keepingCapacity: true)
+        for id in stacks {
+            let c = code[Int(nodePos[Int(id)])]
+            guard c >= 0 else { continue }
+            let set = classes[Int(c)]
+            if set.contains(byte) {
+                selection.append(id)
+                inAll.formIntersection(set)
+            } else {
+                inOthers.formUnion(set)
             }
-            if selection.isEmpty { table[base + b] = Self.dead; continue }
-            if let r = bySelection[selection] { table[base + b] = r; continue }
+        }
+        var result = Self.dead
+        if selection.isEmpty {
+            // Every byte outside all top classes is dead.
+            inAll = inOthers.inverted
+        } else {
             var out: [Int32] = []
-            var seen = Set<Int32>()
-            for i in selection {
-                let id = stacks[Int(i)]
+            seen.removeAll(keepingCapacity: true)
+            for id in selection {
                 expand(pos: nodePos[Int(id)] + 1, parent: nodeParent[Int(id)], into: &out, seen: &seen)
             }
-            let r = out.isEmpty ? Self.dead : internState(out)
-            bySelection[selection] = r
-            table[base + b] = r
+            if !out.isEmpty { result = internState(out) }
+            inAll = inAll.subtracting(inOthers)
         }
-        return table[base + Int(byte)]
+        let row = table + Int(state) * 256
+        inAll.forEach { row[Int($0)] = result }
+        return result
+    }
+
+    /// The bytes on which `state` leads back to itself (fills its whole row).
+    public func selfLoop(_ state: Int32) -> ByteSet {
+        var set = ByteSet()
+        guard state >= 0 else { return set }
+        for b in 0...255 where next(state, UInt8(b)) == state { set.insert(UInt8(b)) }
+        return set
+    }
+
+    /// Whether every well-formed multi-byte UTF-8 character leads from `state` back to it
+    /// (a string body's state does): explored range by range, the states reached at each byte
+    /// position deduplicated, so a few thousand transitions at most.
+    func loopsOnUTF8(_ state: Int32) -> Bool {
+        guard state >= 0 else { return false }
+        for form in LoopTable.utf8Forms {
+            var reached = Set<Int32>()
+            for lead in form.leads {
+                let t = next(state, lead)
+                if t < 0 { return false }
+                reached.insert(t)
+            }
+            for range in form.continuations {
+                var after = Set<Int32>()
+                for t in reached {
+                    for c in range {
+                        let u = next(t, c)
+                        if u < 0 { return false }
+                        after.insert(u)
+                    }
+                }
+                reached = after
+            }
+            if reached != [state] { return false }
+        }
+        return true
     }
 
     public func isAccepting(_ state: Int32) -> Bool { state >= 0 && accepting[Int(state)] }

@@ -1,6 +1,6 @@
 // Token masks for one constrained request: which vocabulary tokens keep the output inside the
-// grammar from a matcher state. The trie of token bytes is walked depth first with the
-// automaton (one transition-row load per edge; a dead state prunes the whole subtree), and
+// grammar from a matcher state. The trie of token bytes is scanned in preorder with the
+// automaton (one transition-row load per node; a dead state skips the whole subtree), and
 // masks are cached per automaton state, which repeats constantly (inside a JSON string every
 // character leads back to the same state), so most steps are a dictionary hit.
 
@@ -28,36 +28,25 @@ public final class TokenMasker: @unchecked Sendable {
 
     public func mask(for matcher: GrammarMatcher) -> TokenMask { mask(matcher.state) }
 
+    /// Smallest self-loop class worth a loop table (a string body loops on ~90 ASCII bytes;
+    /// narrow loops such as digits prune the plain walk early anyway).
+    static let loopThreshold = 64
+
     func compute(_ state: Int32) -> TokenMask {
         let v = vocabulary
         var mask = TokenMask(size: v.size)
         if state < 0 { return mask }
         if automaton.isAccepting(state) { for id in v.stopIds where id >= 0 && id < v.size { mask.insert(id) } }
-        // Explicit DFS stack of (trie node, automaton state).
-        var stack: [(Int32, Int32)] = [(0, state)]
-        stack.reserveCapacity(256)
-        v.firstEdge.withUnsafeBufferPointer { fe in
-        v.edgeByte.withUnsafeBufferPointer { eb in
-        v.edgeChild.withUnsafeBufferPointer { ec in
-        v.firstToken.withUnsafeBufferPointer { ft in
-        v.tokenIds.withUnsafeBufferPointer { ti in
-            let a = automaton
-            var table = a.table
-            while let (node, s) = stack.popLast() {
-                let n = Int(node)
-                for t in Int(ft[n])..<Int(ft[n + 1]) { mask.insert(Int(ti[t])) }
-                let row = Int(s) &* 256
-                for e in Int(fe[n])..<Int(fe[n + 1]) {
-                    var next = table[row &+ Int(eb[e])]
-                    if next == GrammarAutomaton.unknown {
-                        next = a.next(s, eb[e])
-                        table = a.table  // the row fill may have grown the table
-                    }
-                    if next >= 0 { stack.append((ec[e], next)) }
-                }
+        let loop = automaton.selfLoop(state)
+        if loop.count >= Self.loopThreshold {
+            let table = v.loopTables.table(loop, utf8: automaton.loopsOnUTF8(state), bytes: v.bytes)
+            mask.words.withUnsafeMutableBufferPointer { words in
+                for w in 0..<words.count { words[w] |= table.allIn[w] }
+                table.exceptions.walk(automaton, from: state, into: words)
             }
-        } } } } }
-        // The root node has no tokens (no empty token), so nothing above inserted a stray id.
+        } else {
+            mask.words.withUnsafeMutableBufferPointer { v.trie.walk(automaton, from: state, into: $0) }
+        }
         return mask
     }
 

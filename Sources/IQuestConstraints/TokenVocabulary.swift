@@ -9,17 +9,14 @@
 public struct TokenVocabulary: Sendable {
     public let size: Int
     public let stopIds: [Int]
-    /// Trie in flat arrays: node n's children are edges firstEdge[n] ..< firstEdge[n+1], sorted
-    /// by byte; tokens ending at n are tokenIds[firstToken[n] ..< firstToken[n+1]].
-    let firstEdge: [Int32]
-    let edgeByte: [UInt8]
-    let edgeChild: [Int32]
-    let firstToken: [Int32]
-    let tokenIds: [Int32]
+    /// Every token's bytes in a preorder trie (the mask walk).
+    let trie: PreorderTrie
+    /// Shortcut tables for states that loop on a large byte class (string bodies).
+    let loopTables = LoopTableCache()
     /// Per token id its bytes (nil: never allowed inside a constraint).
     public let bytes: [[UInt8]?]
 
-    public var nodeCount: Int { firstEdge.count - 1 }
+    public var nodeCount: Int { trie.nodeCount }
 
     /// `bytes[id]` nil or empty for special tokens; `stopIds` end generation.
     public init(bytes: [[UInt8]?], stopIds: [Int]) {
@@ -30,46 +27,7 @@ public struct TokenVocabulary: Sendable {
         for id in stops where id >= 0 && id < clean.count { clean[id] = nil }
         for (id, b) in clean.enumerated() where b?.isEmpty ?? false { clean[id] = nil }
         self.bytes = clean
-        // Build a pointer trie, then flatten it breadth-first.
-        var children: [[UInt8: Int32]] = [[:]]
-        var ending: [[Int32]] = [[]]
-        for (id, b) in clean.enumerated() {
-            guard let b else { continue }
-            var n = 0
-            for byte in b {
-                if let c = children[n][byte] { n = Int(c) } else {
-                    children.append([:]); ending.append([])
-                    let c = Int32(children.count - 1)
-                    children[n][byte] = c
-                    n = Int(c)
-                }
-            }
-            ending[n].append(Int32(id))
-        }
-        var order: [Int] = [0]
-        var newIndex = [Int32](repeating: 0, count: children.count)
-        var head = 0
-        while head < order.count {
-            let n = order[head]; head += 1
-            for byte in children[n].keys.sorted() {
-                let c = Int(children[n][byte]!)
-                newIndex[c] = Int32(order.count)
-                order.append(c)
-            }
-        }
-        var fe: [Int32] = [], eb: [UInt8] = [], ec: [Int32] = [], ft: [Int32] = [], ti: [Int32] = []
-        for n in order {
-            fe.append(Int32(eb.count))
-            ft.append(Int32(ti.count))
-            for byte in children[n].keys.sorted() {
-                eb.append(byte)
-                ec.append(newIndex[Int(children[n][byte]!)])
-            }
-            ti.append(contentsOf: ending[n])
-        }
-        fe.append(Int32(eb.count))
-        ft.append(Int32(ti.count))
-        firstEdge = fe; edgeByte = eb; edgeChild = ec; firstToken = ft; tokenIds = ti
+        trie = PreorderTrie(clean.enumerated().compactMap { id, b in b.map { (id, $0) } })
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IQuestConstraints
 import IQuestEngine
 
 struct SamplingOptions: ParsableArguments {
@@ -48,6 +49,8 @@ struct Generate: ParsableCommand {
     var json = false
     @Option(help: "With --json: alternatives per token with their log-probabilities.")
     var topLogprobs: Int = 0
+    @Option(help: "Constrain the output to this JSON Schema file (structured outputs; compare decode tokens/s with and without it: tools/constraint_decode_bench.sh).")
+    var jsonSchema: String?
 
     func validate() throws {
         if (prompt == nil) == (promptIds == nil) { throw ValidationError("give exactly one of --prompt or --prompt-ids") }
@@ -68,6 +71,7 @@ struct Generate: ParsableCommand {
             var request = GenerationRequest(promptIds: ids, sampling: sampling.parameters, maxTokens: maxTokens,
                                             stopStrings: stop, logprobs: json, topLogprobs: topLogprobs)
             request.speculative = speculation.options
+            if let jsonSchema { request.constraint = try schemaConstraint(jsonSchema, loaded) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let stats = try generator.generate(request) { token in
@@ -91,6 +95,18 @@ struct Generate: ParsableCommand {
                 StandardOutput.write("\n")
             }
             printError(statsLine(stats))
+        }
+    }
+
+    private func schemaConstraint(_ path: String, _ loaded: LoadedModel) throws -> OutputConstraint {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--json-schema: cannot read \(path)") }
+        let schema: JSONValue
+        do { schema = try JSONValue.parse(Array(data)) } catch { throw ValidationError("--json-schema: \(path) is not JSON: \(error)") }
+        do {
+            return OutputConstraint(grammar: try JSONSchemaCompiler.grammar(for: schema),
+                                    vocabulary: TokenVocabulary(tokenizer: loaded.tokenizer, stopIds: Array(loaded.stopTokenIds).sorted()))
+        } catch {
+            throw ValidationError("--json-schema: \(error)")
         }
     }
 

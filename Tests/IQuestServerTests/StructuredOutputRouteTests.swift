@@ -115,7 +115,40 @@ final class StructuredOutputRouteTests: XCTestCase {
             XCTAssertEqual(r.status, .ok, r.text)
             XCTAssertTrue(try grammarAccepts(backend.requests.last, call))
             XCTAssertFalse(try grammarAccepts(backend.requests.last, "<tool_call>\n{\"name\": \"noop\", \"arguments\": {}}\n</tool_call>"))
-            r = try await client.post("/v1/chat/completions", json: chatBody(extra: tools + #", "tool_choice": "auto""#))
+            r = try await client.post("/v1/chat/completions", json: chatBody(extra: tools + #", "tool_choice": "none""#))
+            XCTAssertNil(backend.requests.last?.constraint)
+        }
+    }
+
+    func testAutoToolChoiceConstrainsStrictToolCallsFromTheirOpener() async throws {
+        let backend = ScriptedBackend(script: ["x"])
+        try await withServer(backend) { client in
+            let tools = #""tools": [{"type": "function", "function": {"name": "get_weather", "strict": true, "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false}}}, {"type": "function", "function": {"name": "noop"}}]"#
+            var r = try await client.post("/v1/chat/completions", json: chatBody(extra: tools + #", "tool_choice": "auto""#))
+            XCTAssertEqual(r.status, .ok, r.text)
+            let constraint = try XCTUnwrap(backend.requests.last?.constraint)
+            XCTAssertEqual(constraint.opener, "<tool_call>")
+            XCTAssertNil(constraint.startAfter)
+            // One call of a strict tool per activation; the non-strict tool is not constrained.
+            let call = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>"
+            XCTAssertTrue(try grammarAccepts(backend.requests.last, call))
+            XCTAssertFalse(try grammarAccepts(backend.requests.last, call + "\n" + call))
+            XCTAssertFalse(try grammarAccepts(backend.requests.last, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {}}\n</tool_call>"))
+            XCTAssertFalse(try grammarAccepts(backend.requests.last, "<tool_call>\n{\"name\": \"noop\", \"arguments\": {}}\n</tool_call>"))
+            // Free text and a call: the gate leaves the text alone and holds the call to its schema.
+            var gate = ConstraintGate(automaton: try GrammarAutomaton(constraint.grammar), opener: constraint.opener)
+            gate.consume(Array("Sure. <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": ".utf8))
+            XCTAssertTrue(gate.active)
+            let allowed = gate.automaton.allowedBytes(gate.state)
+            XCTAssertTrue(allowed.contains(UInt8(ascii: "\"")), "a string value opens")
+            XCTAssertFalse(allowed.contains(UInt8(ascii: "1")), "city is a string, not a number")
+            gate.consume(Array("\"Oslo\"}}\n</tool_call>".utf8))
+            XCTAssertFalse(gate.active)
+            XCTAssertEqual(gate.completed, 1)
+            // Without strict tools, auto stays unconstrained.
+            let loose = #""tools": [{"type": "function", "function": {"name": "noop"}}]"#
+            r = try await client.post("/v1/chat/completions", json: chatBody(extra: loose + #", "tool_choice": "auto""#))
+            XCTAssertEqual(r.status, .ok, r.text)
             XCTAssertNil(backend.requests.last?.constraint)
         }
     }

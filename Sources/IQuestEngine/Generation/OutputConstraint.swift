@@ -10,11 +10,16 @@ public struct OutputConstraint: Sendable {
     /// The constraint starts once the generated text contains this (the reasoning end tag when
     /// the output opens inside `<think>`); nil: from the first token.
     public var startAfter: String?
+    /// The grammar switches on each time the text contains this (the tool-call opener, which
+    /// the grammar starts with) and off when it completes (strict tools under tool_choice auto);
+    /// nil: it applies once to all the text (after `startAfter`).
+    public var opener: String?
 
-    public init(grammar: Grammar, vocabulary: TokenVocabulary, startAfter: String? = nil) {
+    public init(grammar: Grammar, vocabulary: TokenVocabulary, startAfter: String? = nil, opener: String? = nil) {
         self.grammar = grammar
         self.vocabulary = vocabulary
         self.startAfter = startAfter
+        self.opener = opener
     }
 }
 
@@ -31,61 +36,31 @@ extension TokenVocabulary {
     }
 }
 
-/// One request's walk through its constraint: the matcher state, and until the trigger text
-/// appears, the bytes seen so far.
+/// One request's walk through its constraint: where it applies (`ConstraintGate`) and the
+/// masks of its automaton.
 struct ConstraintRun {
     let masker: TokenMasker
-    var state: Int32
-    var active: Bool
-    let trigger: [UInt8]?
-    private var seen: [UInt8] = []
+    private var gate: ConstraintGate
 
     init(_ constraint: OutputConstraint) throws {
         let automaton: GrammarAutomaton
         do { automaton = try GrammarAutomaton(constraint.grammar) } catch { throw GenerationError("\(error)") }
         masker = TokenMasker(vocabulary: constraint.vocabulary, automaton: automaton)
-        state = automaton.initialState
-        trigger = constraint.startAfter.map { Array($0.utf8) }
-        active = trigger == nil
+        gate = ConstraintGate(automaton: automaton, startAfter: constraint.startAfter, opener: constraint.opener)
     }
 
-    var isAccepting: Bool { masker.automaton.isAccepting(state) }
+    var active: Bool { gate.active }
     /// Complete and nothing more may follow: generation can end without sampling a stop token.
-    var isFinished: Bool { active && isAccepting && masker.automaton.allowedBytes(state).isEmpty }
+    var isFinished: Bool { gate.isFinished }
 
     /// Masks `logits` in place; false when no token is allowed.
     func apply(to logits: UnsafeMutableBufferPointer<Float>) -> Bool {
-        guard active else { return true }
-        return masker.apply(state, to: logits)
+        guard gate.active else { return true }
+        return masker.apply(gate.state, to: logits)
     }
 
     /// Moves past token `id` (not a stop id).
     mutating func consume(_ id: Int) {
-        let bytes = id >= 0 && id < masker.vocabulary.size ? masker.vocabulary.bytes[id] ?? [] : []
-        if active {
-            var m = GrammarMatcher(masker.automaton, state: state)
-            m.advance(bytes)
-            state = m.state
-            return
-        }
-        guard let trigger else { return }
-        seen += bytes
-        guard let end = Self.find(trigger, in: seen) else {
-            if seen.count > 4096 { seen.removeFirst(seen.count - trigger.count) }
-            return
-        }
-        active = true
-        // Whatever followed the trigger inside this token is the start of the constrained text.
-        var m = GrammarMatcher(masker.automaton)
-        if m.advance(seen[end...]) { state = m.state } else { state = masker.automaton.initialState }
-        seen = []
-    }
-
-    private static func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
-        guard hay.count >= needle.count else { return nil }
-        for start in 0...(hay.count - needle.count) where hay[start..<(start + needle.count)].elementsEqual(needle) {
-            return start + needle.count
-        }
-        return nil
+        gate.consume(id >= 0 && id < masker.vocabulary.size ? masker.vocabulary.bytes[id] ?? [] : [])
     }
 }

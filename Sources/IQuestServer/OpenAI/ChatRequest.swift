@@ -111,6 +111,17 @@ struct ChatRequest {
         }
     }
 
+    /// tool_choice auto: the tools with `function.strict: true`, with their parameter schemas.
+    var strictTools: [(name: String, parameters: JSONValue)]? {
+        guard toolChoice == .auto else { return nil }
+        let strict: [(name: String, parameters: JSONValue)] = tools.compactMap { tool in
+            guard case .dictionary(let t) = tool, case .dictionary(let f)? = t["function"], case .string(let name)? = f["name"],
+                  case .bool(true)? = f["strict"] else { return nil }
+            return (name, f["parameters"].map(jsonValue) ?? .object([("type", .string("object"))]))
+        }
+        return strict.isEmpty ? nil : strict
+    }
+
     /// The engine-side request (the shared path every chat protocol takes).
     var turn: ChatTurn {
         var turn = ChatTurn(messages: messages, sampling: fields.sampling)
@@ -127,6 +138,7 @@ struct ChatRequest {
         turn.format = format
         turn.logitBias = logitBias
         turn.forcedTools = forcedTools
+        turn.strictTools = strictTools
         return turn
     }
 

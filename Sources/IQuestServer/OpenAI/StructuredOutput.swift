@@ -125,7 +125,12 @@ func logitBias(_ body: JSONObject) throws(OpenAIError) -> [Int: Float] {
 /// A forced tool call (tool_choice required or named): the model's own call syntax with the
 /// arguments following each tool's parameter schema.
 enum ToolCallGrammar {
-    static func grammar(tools: [(name: String, parameters: JSONValue)], syntax: ToolCallSyntax) throws(OpenAIError) -> Grammar {
+    /// What every call begins with in both syntaxes (the trigger for strict tools under auto).
+    static let opener = "<tool_call>"
+
+    /// `single`: exactly one call (the auto case: the gate re-arms for the next one); otherwise
+    /// one or more, a newline apart.
+    static func grammar(tools: [(name: String, parameters: JSONValue)], syntax: ToolCallSyntax, single: Bool = false) throws(OpenAIError) -> Grammar {
         let b = GrammarBuilder()
         var calls: [[GrammarElement]] = []
         do {
@@ -150,7 +155,8 @@ enum ToolCallGrammar {
         }
         let one = b.alternatives(calls)
         // One call or several, a newline apart.
-        let root = b.rule([[one] + b.repeated(b.literal("\n") + [one], min: 0, max: nil)], name: "root")
+        let root = single ? b.rule([[one]], name: "root")
+            : b.rule([[one] + b.repeated(b.literal("\n") + [one], min: 0, max: nil)], name: "root")
         do { return try b.build(start: root) } catch { throw .invalid("\(error)", param: "tools") }
     }
 

@@ -56,17 +56,21 @@ extension OpenAIRoutes {
         let setup = outputSetup(turn, model: model, prompt: prompt, useTools: turn.usesTools)
         try constrain(&request, format: turn.format, logitBias: turn.logitBias,
                       forcedTools: setup.toolSyntax == nil ? nil : turn.forcedTools.map { ($0, setup.toolSyntax ?? .hermes) },
-                      startsInReasoning: setup.startsInReasoning)
+                      startsInReasoning: setup.startsInReasoning,
+                      strictTools: setup.toolSyntax == nil ? nil : turn.strictTools.map { ($0, setup.toolSyntax ?? .hermes) })
         request.speculative = turn.speculative
         return PreparedChat(prompt: prompt, request: request, setup: setup)
     }
 
     /// Compiles the request's structured output (or forced tool call) into the engine request,
     /// with its logit_bias. Schema problems are 400s naming the field; the constraint waits for
-    /// the end of the reasoning block when the answer opens inside one.
+    /// the end of the reasoning block when the answer opens inside one. Strict tools under
+    /// tool_choice auto constrain each call from its opener to its closer, text around them free
+    /// (a response_format, when also given, takes precedence: it governs the whole answer).
     func constrain(_ request: inout GenerationRequest, format: OutputFormat.Located?, logitBias: [Int: Float],
-                   forcedTools: ([(name: String, parameters: JSONValue)], ToolCallSyntax)?, startsInReasoning: Bool) throws {
-        guard format != nil || forcedTools != nil || !logitBias.isEmpty else { return }
+                   forcedTools: ([(name: String, parameters: JSONValue)], ToolCallSyntax)?, startsInReasoning: Bool,
+                   strictTools: ([(name: String, parameters: JSONValue)], ToolCallSyntax)? = nil) throws {
+        guard format != nil || forcedTools != nil || strictTools != nil || !logitBias.isEmpty else { return }
         let vocabulary = try backend.tokenVocabulary()
         for id in logitBias.keys where id >= vocabulary.size {
             throw OpenAIError.invalid("'logit_bias' names token id \(id), outside the vocabulary (0..<\(vocabulary.size))", param: "logit_bias")
@@ -77,6 +81,11 @@ extension OpenAIRoutes {
             grammar = try ToolCallGrammar.grammar(tools: tools, syntax: syntax)
         } else if let format {
             grammar = try format.format.grammar(param: format.param)
+        } else if let (tools, syntax) = strictTools, !tools.isEmpty {
+            request.constraint = OutputConstraint(grammar: try ToolCallGrammar.grammar(tools: tools, syntax: syntax, single: true),
+                                                  vocabulary: vocabulary, startAfter: startsInReasoning ? "</think>" : nil,
+                                                  opener: ToolCallGrammar.opener)
+            return
         } else {
             return
         }

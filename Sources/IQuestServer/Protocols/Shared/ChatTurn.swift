@@ -33,6 +33,9 @@ struct ChatTurn {
     var logitBias: [Int: Float] = [:]
     /// tool_choice required or named: the answer is a call to one of these tools.
     var forcedTools: [(name: String, parameters: JSONValue)]?
+    /// tool_choice auto: the tools marked `strict`, whose calls follow their schemas once the
+    /// model opens one.
+    var strictTools: [(name: String, parameters: JSONValue)]?
 
     init(messages: [TemplateValue], sampling: SamplingParameters) {
         self.messages = messages
