@@ -228,6 +228,24 @@ public final class GrammarAutomaton: @unchecked Sendable {
     public func isAccepting(_ state: Int32) -> Bool { state >= 0 && accepting[Int(state)] }
 
     /// Bytes that can follow in `state` (the union of the top byte classes).
+    /// The bytes every continuation from `state` starts with, at most `limit`: followed while the
+    /// state is not accepting (the output could end there) and exactly one byte may come next.
+    /// E.g. after `{` in an object whose only property is "name", `"name": ` (up to the
+    /// whitespace the grammar leaves open). Empty when the next byte is a choice.
+    public func forcedBytes(from state: Int32, limit: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var s = state
+        while bytes.count < limit, s >= 0, !isAccepting(s) {
+            let allowed = allowedBytes(s)
+            guard allowed.count == 1 else { break }
+            var only: UInt8 = 0
+            allowed.forEach { only = $0 }
+            bytes.append(only)
+            s = next(s, only)
+        }
+        return bytes
+    }
+
     public func allowedBytes(_ state: Int32) -> ByteSet {
         var set = ByteSet()
         guard state >= 0 else { return set }

@@ -50,6 +50,23 @@ struct PreorderTrie: Sendable {
         maxDepth = longest
     }
 
+    /// The longest token whose bytes begin `bytes`, and its length (nil: no token does). Children
+    /// of a node follow it in preorder, sorted by byte, each subtree skipped whole.
+    func longestToken(prefixOf bytes: ArraySlice<UInt8>) -> (id: Int, length: Int)? {
+        var node = 0, depth = 0
+        var best: (id: Int, length: Int)?
+        for byte in bytes {
+            var child = node + 1
+            let end = Int(subtreeEnd[node])
+            while child < end, nodeByte[child] != byte { child = Int(subtreeEnd[child]) }
+            guard child < end else { break }
+            node = child
+            depth += 1
+            if firstToken[node] < firstToken[node + 1] { best = (Int(tokenIds[Int(firstToken[node])]), depth) }
+        }
+        return best
+    }
+
     /// Sets the bit of every token whose string the automaton accepts as a continuation from
     /// `state` (stays alive through all its bytes).
     func walk(_ automaton: GrammarAutomaton, from state: Int32, into words: UnsafeMutableBufferPointer<UInt64>) {

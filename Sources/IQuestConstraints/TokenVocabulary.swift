@@ -18,6 +18,19 @@ public struct TokenVocabulary: Sendable {
 
     public var nodeCount: Int { trie.nodeCount }
 
+    /// `bytes` split greedily into the longest vocabulary tokens, from the start, as far as tokens
+    /// cover it. Not always the tokenizer's own split, which is why the engine only proposes such
+    /// tokens as drafts for the model to confirm (a forced run of the grammar).
+    public func longestMatchTokens(_ bytes: [UInt8]) -> [Int] {
+        var ids: [Int] = []
+        var position = 0
+        while position < bytes.count, let (id, length) = trie.longestToken(prefixOf: bytes[position...]) {
+            ids.append(id)
+            position += length
+        }
+        return ids
+    }
+
     /// `bytes[id]` nil or empty for special tokens; `stopIds` end generation.
     public init(bytes: [[UInt8]?], stopIds: [Int]) {
         size = bytes.count

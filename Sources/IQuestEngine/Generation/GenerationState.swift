@@ -50,6 +50,16 @@ struct GenerationState {
     /// True when nothing is to be generated at all (max tokens 0).
     var wantsNoTokens: Bool { request.maxTokens == 0 }
 
+    /// The constraint's forced run after the last emitted token: tokens the grammar leaves no
+    /// choice about (split as the longest vocabulary tokens), at most `limit` and within
+    /// `draftRoom`. A step verifies them like drafts, so they cost one forward together instead
+    /// of one each, and the output stays exactly what token-by-token decoding gives: each is kept
+    /// only while the model's own (masked) choice equals it.
+    func forcedDraft(limit: Int, positions: Int) -> [Int] {
+        guard let constraint, request.forcedRuns else { return [] }
+        return constraint.forcedTokens(limit: min(limit, draftRoom(positions: positions)))
+    }
+
     /// Most tokens a step may draft now: every drafted token must be one the request could still
     /// emit after the step's first (max tokens), and every row must fit the context.
     /// `positions`: tokens the sequence holds with its last sampled one (the step's first row).
@@ -77,15 +87,18 @@ struct GenerationState {
     /// drafts (the exact rule for deterministic drafts: accept while the target's own draw equals
     /// the draft). Returns the tokens to stream, how many drafts were accepted, and whether
     /// generation ended.
-    mutating func verify(_ logits: Logits, firstRow: Int = 0, draft: [Int]) -> (tokens: [GeneratedToken], accepted: Int, done: Bool) {
+    /// `forced`: the draft is the constraint's forced run (`forcedDraft`), counted apart from
+    /// speculative drafts.
+    mutating func verify(_ logits: Logits, firstRow: Int = 0, draft: [Int], forced: Bool = false)
+        -> (tokens: [GeneratedToken], accepted: Int, done: Bool) {
         stats.forwards += 1
-        stats.draftedTokens += draft.count
+        if forced { stats.forcedTokens += draft.count } else { stats.draftedTokens += draft.count }
         var tokens: [GeneratedToken] = []
         for i in 0...draft.count {
             let (token, done) = emit(from: logits.row(firstRow + i))
             tokens.append(token)
             if done || i == draft.count || token.id != draft[i] {
-                stats.acceptedTokens += i
+                if forced { stats.forcedAccepted += i } else { stats.acceptedTokens += i }
                 return (tokens, i, done)
             }
         }

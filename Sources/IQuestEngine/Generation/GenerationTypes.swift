@@ -21,6 +21,9 @@ public struct GenerationRequest: Sendable {
     /// Speculative decoding for this request (drafts change speed, never the output); nil takes
     /// the engine's default (`SchedulerConfiguration.speculative`; off in `Generator`).
     public var speculative: SpeculativeOptions?
+    /// Feed a constraint's forced runs as drafts verified in one forward (`GenerationState.forcedDraft`);
+    /// the output is the same either way, only the forwards differ.
+    public var forcedRuns = true
 
     public init(promptIds: [Int], sampling: SamplingParameters = .greedy, maxTokens: Int = 256,
                 stopStrings: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0) {
@@ -76,6 +79,10 @@ public struct GenerationStats: Sendable {
     public var forwards = 0
     public var draftedTokens = 0
     public var acceptedTokens = 0
+    /// Tokens of a constraint's forced runs fed as drafts, and how many the model confirmed
+    /// (each confirmed one is a forward saved).
+    public var forcedTokens = 0
+    public var forcedAccepted = 0
 
     public init() {}
 

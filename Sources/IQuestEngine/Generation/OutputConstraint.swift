@@ -59,6 +59,19 @@ struct ConstraintRun {
         return masker.apply(gate.state, to: logits)
     }
 
+    /// Tokens the grammar leaves no choice about from here (its forced bytes, split into the
+    /// longest vocabulary tokens), at most `limit`; the last token that reaches the end of the
+    /// forced bytes is left out, since the model may join those bytes with what follows.
+    func forcedTokens(limit: Int) -> [Int] {
+        guard gate.active, limit > 0 else { return [] }
+        let bytes = masker.automaton.forcedBytes(from: gate.state, limit: 64)
+        guard bytes.count > 1 else { return [] }
+        var ids = masker.vocabulary.longestMatchTokens(bytes)
+        let covered = ids.reduce(0) { $0 + (masker.vocabulary.bytes[$1]?.count ?? 0) }
+        if covered == bytes.count { ids.removeLast() }
+        return Array(ids.prefix(limit))
+    }
+
     /// Moves past token `id` (not a stop id).
     mutating func consume(_ id: Int) {
         gate.consume(id >= 0 && id < masker.vocabulary.size ? masker.vocabulary.bytes[id] ?? [] : [])
