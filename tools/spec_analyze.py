@@ -118,8 +118,20 @@ def main():
     if args.curve:
         curve = {int(k): (0.0, float(r)) for k, r in (part.split(":") for part in args.curve.split(","))}
     if curve:
-        print(f"T(k)/T(1) at depth {args.curve_depth}: " + ", ".join(f"{k}:{r:.2f}" for k, (_, r) in sorted(curve.items())))
-    ratio = lambda rows: curve[min(rows, max(curve))][1] if curve else float("nan")
+        print(f"T(k)/T(1) ({'given' if args.curve else f'measured at depth {args.curve_depth}'}): " + ", ".join(f"{k}:{r:.2f}" for k, (_, r) in sorted(curve.items())))
+    def ratio(rows):
+        # T(rows)/T(1), linear between measured k (and past the last one, on the last slope).
+        if not curve:
+            return float("nan")
+        ks = sorted(curve)
+        if rows in curve:
+            return curve[rows][1]
+        lo = max([k for k in ks if k < rows], default=ks[0])
+        hi = min([k for k in ks if k > rows], default=None)
+        if hi is None:
+            lo, hi = ks[-2], ks[-1]
+        a, b = curve[lo][1], curve[hi][1]
+        return a + (b - a) * (rows - lo) / (hi - lo)
     print(f"model {Path(args.model).name}, {args.threads} thread(s), {args.max_tokens} tokens, "
           f"n-gram {args.ngram_min}…{args.ngram_max}, draft max {args.draft_max}")
     print("| prompt | prompt ids | off t/s | ngram t/s | speedup | acc/drafted | tok/fwd | mean draft | ms/fwd off→ngram | copy frac |"
