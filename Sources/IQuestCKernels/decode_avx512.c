@@ -7,7 +7,7 @@
 // (q4_0: −8·dw·s[b], q4_1: m·s[b]). Results differ from the AVX2 set's in the float rounding
 // order only.
 //
-// Several tokens (iq_dot_rows_q16_batch): groups of up to 8 tokens on chunks of rows, each weight
+// Several tokens (iq_dot_rows_q16_batch): groups of up to 4 tokens on chunks of rows, each weight
 // block widened once per group, every token's operations those of the single-token kernel in the
 // same order, so each token's result is bitwise what it is alone.
 #include "iquest_ckernels.h"
@@ -21,8 +21,6 @@
 #define PREFETCH_AHEAD 2048
 // Rows per chunk when several tokens share the call (16 rows of q8_0 at K = 5120: 170 KiB, in L2).
 #define ROW_CHUNK 16
-// Tokens sharing one pass over a row chunk (the AVX2 set's token groups are 8 wide too).
-#define GROUP_MAX 8
 
 
 // Rows against one token. Blocks go eight at a time: the eight weight scales (and q4_1's mins)
@@ -85,7 +83,7 @@ DEFINE_ROWS_512(rows512_q8_0, IQ_Q8_0)
 DEFINE_ROWS_512(rows512_q4_0, IQ_Q4_0)
 DEFINE_ROWS_512(rows512_q4_1, IQ_Q4_1)
 
-// Rows against nt ≤ GROUP_MAX tokens at once (speculative verify rows, small batches): each weight block
+// Rows against NT ≤ 4 tokens at once (speculative verify rows, small batches): each weight block
 // is loaded and widened once, then meets every token's quants. Per token the operations are the
 // single-token kernel's above, in the same order (same accumulator parity, same scale products,
 // same offset FMA, same final sums), so each token's result is bitwise what it is alone.
@@ -100,7 +98,7 @@ DEFINE_ROWS_512(rows512_q4_1, IQ_Q4_1)
         const __m256i low4 = _mm256_set1_epi16(0x0F);                                                     \
         for (int64_t r = 0; r < rows; r++) {                                                              \
             const uint8_t *row = w + (size_t)r * row_bytes;                                               \
-            __m256 acc0[GROUP_MAX], acc1[GROUP_MAX], off[GROUP_MAX];                                                              \
+            __m256 acc0[4], acc1[4], off[4];                                                              \
             for (int t = 0; t < nt; t++) acc0[t] = acc1[t] = off[t] = _mm256_setzero_ps();               \
             for (int64_t b0 = 0; b0 < blocks; b0 += 8) {                                                  \
                 const int n = blocks - b0 < 8 ? (int)(blocks - b0) : 8;                                   \
@@ -112,7 +110,7 @@ DEFINE_ROWS_512(rows512_q4_1, IQ_Q4_1)
                 if (KIND == IQ_Q8_0) _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 192), _MM_HINT_T0); \
                 const __m256i heads = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), live, starts, base, 1); \
                 const __m256 dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(heads));                          \
-                float scale[GROUP_MAX][8];                                                                        \
+                float scale[4][8];                                                                        \
                 for (int t = 0; t < nt; t++) {                                                            \
                     const float *dt = d + t * blocks, *st = s + t * blocks;                               \
                     const __m256 dv = _mm256_maskz_loadu_ps(live, dt + b0), sv = _mm256_maskz_loadu_ps(live, st + b0); \
@@ -152,10 +150,6 @@ DEFINE_GROUP_512(group512_q4_1, IQ_Q4_1)
 // One kind, nt a constant in each call so the per-token arrays stay in registers.
 #define GROUP_CALL(FN)                                                                                    \
     switch (nt) {                                                                                         \
-    case 8: FN(w, row_bytes, rows, q, d, s, k, 8, y, ldy); break;                                         \
-    case 7: FN(w, row_bytes, rows, q, d, s, k, 7, y, ldy); break;                                         \
-    case 6: FN(w, row_bytes, rows, q, d, s, k, 6, y, ldy); break;                                         \
-    case 5: FN(w, row_bytes, rows, q, d, s, k, 5, y, ldy); break;                                         \
     case 4: FN(w, row_bytes, rows, q, d, s, k, 4, y, ldy); break;                                         \
     case 3: FN(w, row_bytes, rows, q, d, s, k, 3, y, ldy); break;                                         \
     case 2: FN(w, row_bytes, rows, q, d, s, k, 2, y, ldy); break;                                         \
@@ -185,14 +179,14 @@ void iq_avx512_dot_rows_q16(int kind, const void *w, size_t row_bytes, int64_t r
 void iq_avx512_dot_rows_q16_batch(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q,
                                   const float *d, const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {
     const int64_t blocks = k / 32;
-    // Groups of up to GROUP_MAX tokens share each weight block's load and widening (verify rows of a
+    // Groups of up to 4 tokens share each weight block's load and widening (verify rows of a
     // speculative step used to cost a whole single-token pass each); row chunks keep the
     // weights of a chunk in L1/L2 for the next group.
     for (int64_t r0 = 0; r0 < rows; r0 += ROW_CHUNK) {
         const int64_t nr = rows - r0 < ROW_CHUNK ? rows - r0 : ROW_CHUNK;
         const uint8_t *chunk = (const uint8_t *)w + (size_t)r0 * row_bytes;
-        for (int64_t t = 0; t < tokens; t += GROUP_MAX) {
-            const int nt = tokens - t < GROUP_MAX ? (int)(tokens - t) : GROUP_MAX;
+        for (int64_t t = 0; t < tokens; t += 4) {
+            const int nt = tokens - t < 4 ? (int)(tokens - t) : 4;
             group512(kind, chunk, row_bytes, nr, q + t * k, d + t * blocks, s + t * blocks, k, nt,
                      y + (size_t)t * ldy + r0, ldy);
         }
