@@ -23,6 +23,8 @@ def run(args, prompt, temp, mode):
     cmd = [args.iquest, "generate", "--model", args.model, "--chat", "--prompt", prompt, "--json",
            "-n", str(args.max_tokens), "--temperature", str(temp), "--seed", "1", "--threads", str(args.threads),
            "--speculative", mode, "--draft-max", str(args.draft_max)]
+    if mode == "draft":
+        cmd += ["--model-draft", args.model_draft]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     if out.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd[:6])} …\n{out.stderr}")
@@ -41,6 +43,7 @@ def main():
     ap.add_argument("--temps", default="0,0.6")
     ap.add_argument("--modes", default="off,ngram")
     ap.add_argument("--draft-max", type=int, default=8)
+    ap.add_argument("--model-draft", default="", help="the draft model for mode 'draft' (e.g. --modes off,ngram,draft)")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--only", default="", help="comma-separated prompt names")
     args = ap.parse_args()
@@ -48,6 +51,8 @@ def main():
     if args.only:
         prompts = [p for p in prompts if p["name"] in args.only.split(",")]
     modes = args.modes.split(",")
+    if "draft" in modes and not args.model_draft:
+        sys.exit("mode 'draft' needs --model-draft PATH")
     print(f"model {Path(args.model).name}, {args.threads} thread(s), {args.max_tokens} tokens, draft max {args.draft_max}")
     print("| prompt | T | mode | tokens | decode t/s | speedup | accepted/drafted | tokens/forward | same ids |")
     print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |")

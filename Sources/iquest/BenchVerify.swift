@@ -9,10 +9,11 @@ import IQuestModels
 func measureVerifyCurve(_ model: any LanguageModel, cache: PagedSequenceCache, rows: [Int], steps: Int, repetitions: Int,
                         reset: () throws -> Void) throws -> [(rows: Int, seconds: Double)] {
     let vocab = model.vocabularySize
-    var curve: [(Int, Double)] = []
-    for k in rows {
-        var perForward: [Double] = []
-        for _ in 0..<repetitions {
+    // Repetitions go round all k in turn rather than one k after another, so a machine whose
+    // load changes during the run slows every k alike and the ratios stay meaningful.
+    var perForward = [[Double]](repeating: [], count: rows.count)
+    for _ in 0..<repetitions {
+        for (i, k) in rows.enumerated() {
             try reset()
             let start = Date()
             for step in 0..<steps {
@@ -20,11 +21,10 @@ func measureVerifyCurve(_ model: any LanguageModel, cache: PagedSequenceCache, r
                 _ = try model.forwardDecodeRows(tokens, cache: cache)
                 cache.truncate(to: cache.count - k + 1)
             }
-            perForward.append(Date().timeIntervalSince(start) / Double(steps))
+            perForward[i].append(Date().timeIntervalSince(start) / Double(steps))
         }
-        curve.append((k, perForward.sorted()[perForward.count / 2]))
     }
-    return curve
+    return zip(rows, perForward).map { k, times in (k, times.sorted()[times.count / 2]) }
 }
 
 /// Prints the curve as a table, with the speedup it implies for a per-token acceptance rate α:

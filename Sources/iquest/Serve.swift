@@ -65,9 +65,6 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard speculation.options.mode != .draft else {
-            throw ValidationError("serve does not run a draft model yet; use --speculative ngram (generate and chat take --model-draft)")
-        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024") }
         if let maxModelLen, maxModelLen < 2 { throw ValidationError("--max-model-len must be at least 2") }
@@ -129,6 +126,7 @@ struct Serve: AsyncParsableCommand {
         engine.maxBatchTokens = maxNumBatchedTokens
         engine.maxWaiting = maxQueue
         engine.speculative = speculation.options
+        engine.draftModelPath = speculation.modelDraft
         config.maxConcurrentRequests = engine.admissionCapacity
         let backend = EngineBackend(path: model, threads: threads, servedName: servedModelName.first, maxModelLen: maxModelLen,
                                     activations: activations, options: engine, log: { printError($0) },

@@ -7,7 +7,7 @@ struct SpeculativeCLIOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Speculative decoding: ngram drafts the tokens that followed the latest earlier occurrence of the last few tokens (prompt lookup: fast on edits that copy their input), draft lets --model-draft propose them, off decodes one token per forward. Greedy output is the same either way; sampled output keeps its distribution (ngram: the same tokens for a seed).",
                                valueName: "ngram|draft|off"))
     var speculative: SpeculativeMode?
-    @Option(help: "A smaller model with the same tokenizer that drafts tokens (implies --speculative draft; generate and chat).")
+    @Option(help: "A smaller model with the same tokenizer that drafts tokens (implies --speculative draft; generate, chat and serve).")
     var modelDraft: String?
     @Option(help: "Most tokens drafted per step (1…\(SpeculativeOptions.draftLimit)).")
     var draftMax: Int = 8

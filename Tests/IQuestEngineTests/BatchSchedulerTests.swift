@@ -22,11 +22,12 @@ final class SchedulerHarness {
     private var pendingCancel: [Int: Bool] = [:]
 
     init(_ loaded: LoadedModel, blocks: Int = 256, blockSize: Int = 16, maxRunning: Int = 16, maxBatchTokens: Int = 512,
-         maxWaiting: Int = 64, kvTypes: KVCacheTypes = .f32) throws {
+         maxWaiting: Int = 64, kvTypes: KVCacheTypes = .f32, draftModel: (any LanguageModel)? = nil) throws {
         scheduler = try BatchScheduler(model: loaded.model, tokenizer: loaded.tokenizer, stopTokenIds: loaded.stopTokenIds,
                                    blocks: blocks, blockSize: blockSize, kvTypes: kvTypes,
                                    configuration: SchedulerConfiguration(maxRunning: maxRunning, maxBatchTokens: maxBatchTokens,
-                                                                         maxWaiting: maxWaiting, contextLength: loaded.model.contextLength))
+                                                                         maxWaiting: maxWaiting, contextLength: loaded.model.contextLength),
+                                   draftModel: draftModel)
     }
 
     /// Submits; returns the request id.

@@ -14,7 +14,6 @@ final class SpeculativeFieldTests: XCTestCase {
             (#""speculative": {"draft_max": 99}"#, "speculative.draft_max"),
             (#""speculative": {"draft_max": 2, "draft_min": 3}"#, "speculative"),
             (#""speculative": {"adaptive": "yes"}"#, "speculative.adaptive"),
-            (#""speculative": "draft""#, "speculative"),
         ]
         try await withServer(ScriptedBackend(script: ["ok"])) { client in
             for c in cases {
@@ -36,6 +35,7 @@ final class SpeculativeFieldTests: XCTestCase {
             for (extra, expected) in [("", nil),
                                       (#""speculative": "ngram""#, SpeculativeOptions(mode: .ngram)),
                                       (#""speculative": "off""#, SpeculativeOptions(mode: .off)),
+                                      (#""speculative": "draft""#, SpeculativeOptions(mode: .draft)),
                                       (#""speculative": {"draft_max": 4, "ngram_min": 1, "adaptive": false}"#,
                                        SpeculativeOptions(mode: .ngram, draftMax: 4, ngramMin: 1, adaptive: false))] as [(String, SpeculativeOptions?)] {
                 let r = try await client.post("/v1/chat/completions", json: chatBody(extra: extra))

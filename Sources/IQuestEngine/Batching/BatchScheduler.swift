@@ -148,6 +148,8 @@ public final class BatchScheduler {
         /// The next step feeds one sampled token through the decode kernels.
         var decoding = false
         var drafter: SpeculativeDrafter
+        /// The draft model's side of this request (draft mode), made at its first decode step.
+        var runner: DraftModelRunner?
         var started = false
         var admittedAt = Date()
         var firstTokenAt: Date?
@@ -168,6 +170,13 @@ public final class BatchScheduler {
     private var running: [Sequence] = []
     private var nextId = 0
     private var counters = SchedulerSnapshot()
+    /// Decode step times, from which drafting learns what a verify row costs.
+    private var rowCosts = RowCostEstimator()
+    /// Drafts for `SpeculativeMode.draft` requests (same tokenizer, checked by the caller with
+    /// `DraftModelCheck`); nil: such requests are refused at submit.
+    private let draftModel: (any LanguageModel)?
+    /// What one token drafted by `draftModel` costs, in one-row target steps (measured).
+    private var draftTokenCost = 0.0
     public private(set) var lastStep = StepSummary()
 
     /// - Parameter blocks: blocks in the shared pool (`KVLayout.bytesPerBlock` each).
@@ -175,9 +184,16 @@ public final class BatchScheduler {
     ///   passes its `KVCachePlan`'s types). Throws when they cannot hold the model's heads.
     public init(model: any LanguageModel, tokenizer: any Tokenizer, stopTokenIds: Set<Int>, blocks: Int,
                 blockSize: Int = KVBlockPool.defaultBlockSize, kvTypes: KVCacheTypes = .f32,
-                configuration: SchedulerConfiguration) throws {
+                configuration: SchedulerConfiguration, draftModel: (any LanguageModel)? = nil) throws {
         if let reason = kvTypes.refusal(headDim: model.kvLayout.headDim) { throw GenerationError(reason) }
         try configuration.speculative.validate()
+        if configuration.speculative.mode == .draft && draftModel == nil {
+            throw GenerationError("speculative mode 'draft' needs a draft model (--model-draft PATH)")
+        }
+        if let draftModel, draftModel.vocabularySize != model.vocabularySize {
+            throw GenerationError("the draft model's vocabulary (\(draftModel.vocabularySize) ids) differs from the target's (\(model.vocabularySize))")
+        }
+        self.draftModel = draftModel
         self.model = model
         self.tokenizer = tokenizer
         self.stopTokenIds = stopTokenIds
@@ -214,6 +230,9 @@ public final class BatchScheduler {
         } catch {
             throw SubmitError.invalid("\(error)")
         }
+        if (request.speculative ?? configuration.speculative).mode == .draft && draftModel == nil {
+            throw SubmitError.invalid("speculative mode 'draft' needs a draft model, which this server does not run (serve --model-draft PATH); use ngram or off")
+        }
         let probe = SequenceBlocks(manager: manager, window: model.kvLayout.localWindow)
         let needed = probe.blocksNeeded(through: request.promptIds.count + 1)
         guard needed <= manager.blockCount else {
@@ -239,11 +258,16 @@ public final class BatchScheduler {
         guard !plan.isEmpty else { return }
         let batch = plan.map { $0.sequence.blocks.entry(tokens: $0.sequence.tokens + $0.draft, end: $0.end, phase: $0.phase, logits: $0.logits) }
         let logits: [Logits?]
+        let forwardStart = Date()
         do {
             logits = try model.forward(batch: batch, kv: kv)
         } catch {
             for item in plan { fail(item.sequence, "\(error)") }
             return
+        }
+        // Only pure decode steps measure the price of a row; prompt chunks cost otherwise.
+        if summary.prefilled.isEmpty {
+            rowCosts.record(rows: summary.decoded.count + summary.drafted, seconds: Date().timeIntervalSince(forwardStart))
         }
         counters.steps += 1
         counters.lastStepSequences = summary.sequences
@@ -294,8 +318,11 @@ public final class BatchScheduler {
     /// given back, so the sequence is as if it had decoded those tokens one step at a time.
     private func settleVerification(_ item: Planned, logits: Logits) {
         let sequence = item.sequence
-        let (tokens, accepted, done) = sequence.state.verify(logits, draft: item.draft)
+        let (tokens, accepted, done) = item.distributions.isEmpty ? sequence.state.verify(logits, draft: item.draft)
+            : sequence.state.verify(logits, draft: item.draft, draftDistributions: item.distributions)
         sequence.drafter.record(drafted: item.draft.count, accepted: accepted)
+        // The draft model keeps the tokens it drafted that were accepted, forgets the rest.
+        sequence.runner?.keep(sequence.tokens.count + accepted)
         counters.draftedTokens += item.draft.count
         counters.acceptedTokens += accepted
         counters.decodeSteps += 1
@@ -319,6 +346,8 @@ public final class BatchScheduler {
         let logits: LogitsSelection?
         /// Tokens drafted after the sequence's last one, scored in this step for verification.
         var draft: [Int] = []
+        /// The draft model's distribution for each drafted token (draft mode; else empty).
+        var distributions: [[(id: Int, probability: Double)]] = []
     }
 
     private func reapCancelled() {
@@ -371,15 +400,24 @@ public final class BatchScheduler {
         // Drafts fill the decode rows up to the limit, first come first served; a step already
         // that wide drafts nothing (the machine is saturated).
         var draftRows = max(0, min(configuration.draftRowLimit, budget) - decoding.count)
+        // A draft row's price relative to this step's average token (→ 1 as the batch widens).
+        let rowCost = rowCosts.rowCost(decoding: decoding.count)
         for sequence in decoding {
             var draft: [Int] = []
+            var distributions: [[(id: Int, probability: Double)]] = []
             if sequence.drafter.isOn {
+                sequence.drafter.rowCost = rowCost
                 let room = min(draftRows, sequence.state.draftRoom(positions: sequence.tokens.count))
-                draft = sequence.drafter.propose(after: sequence.tokens, room: room)
+                if sequence.drafter.options.mode == .draft {
+                    sequence.drafter.rowCost = rowCost + draftTokenCost
+                    (draft, distributions) = modelDraft(for: sequence, count: sequence.drafter.length(room: room))
+                } else {
+                    draft = sequence.drafter.propose(after: sequence.tokens, room: room)
+                }
                 draftRows -= draft.count
             }
             plan.append(Planned(sequence: sequence, end: sequence.blocks.count + 1 + draft.count, phase: .decode,
-                                logits: draft.isEmpty ? .last : .all, draft: draft))
+                                logits: draft.isEmpty ? .last : .all, draft: draft, distributions: distributions))
             budget -= 1 + draft.count
         }
         for sequence in running where !sequence.decoding && budget > 0 {
@@ -398,6 +436,7 @@ public final class BatchScheduler {
             }
             // Drafts are the first thing to give up when blocks run short.
             if !item.draft.isEmpty {
+                item.sequence.runner?.keep(item.sequence.tokens.count)
                 plan[index] = Planned(sequence: item.sequence, end: item.sequence.blocks.count + 1, phase: .decode, logits: .last)
                 continue
             }
@@ -421,6 +460,32 @@ public final class BatchScheduler {
         return plan
     }
 
+    /// `count` tokens from the draft model continuing `sequence` (none when it fails: drafts
+    /// are an optimisation, so an error there costs speed, not the request).
+    private func modelDraft(for sequence: Sequence, count: Int) -> ([Int], [[(id: Int, probability: Double)]]) {
+        guard count > 0, let draftModel else { return ([], []) }
+        do {
+            if sequence.runner == nil {
+                let request = sequence.state.request
+                let capacity = min(configuration.contextLength, request.promptIds.count + min(request.maxTokens, configuration.contextLength))
+                    + SpeculativeOptions.draftLimit + 1
+                sequence.runner = try DraftModelRunner(model: draftModel, sampling: request.sampling, capacity: capacity)
+            }
+            guard let runner = sequence.runner else { return ([], []) }
+            let start = Date()
+            let (draft, distributions) = try runner.draft(after: sequence.tokens, count: count)
+            // The draft model's forwards are part of a drafted token's price, in target steps.
+            if !draft.isEmpty, let step = rowCosts.oneRowSeconds {
+                let perToken = Date().timeIntervalSince(start) / Double(draft.count) / step
+                draftTokenCost = draftTokenCost == 0 ? perToken : 0.8 * draftTokenCost + 0.2 * perToken
+            }
+            return (draft, distributions)
+        } catch {
+            sequence.runner = nil
+            return ([], [])
+        }
+    }
+
     private func preempt(_ sequence: Sequence) {
         sequence.blocks.releaseAll()
         sequence.decoding = false
@@ -431,6 +496,7 @@ public final class BatchScheduler {
 
     private func finish(_ sequence: Sequence) {
         sequence.blocks.releaseAll()
+        sequence.runner = nil
         running.removeAll { $0 === sequence }
         waiting.removeAll { $0 === sequence }
         if let first = sequence.firstTokenAt { sequence.state.addDecodeTime(Date().timeIntervalSince(first)) }
@@ -439,6 +505,7 @@ public final class BatchScheduler {
 
     private func fail(_ sequence: Sequence, _ message: String) {
         sequence.blocks.releaseAll()
+        sequence.runner = nil
         running.removeAll { $0 === sequence }
         waiting.removeAll { $0 === sequence }
         sequence.onEvent(.failed(message))

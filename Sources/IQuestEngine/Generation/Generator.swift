@@ -72,6 +72,9 @@ public struct Generator {
             runner = try DraftModelRunner(model: draftModel.model, sampling: request.sampling, capacity: contextLength)
         }
         var sequence = prompt
+        // Step times teach the drafter what a verify row costs on this model at this context.
+        var costs = RowCostEstimator()
+        var draftTokenCost = 0.0
         var draft: [Int] = []
         var draftDistributions: [[(id: Int, probability: Double)]] = []
         decoding: while true {
@@ -101,9 +104,16 @@ public struct Generator {
             if done { break }
             sequence += emitted.map(\.id)
             let room = state.draftRoom(positions: sequence.count)
+            speculator.rowCost = costs.rowCost() + draftTokenCost
             if let runner {
                 let length = speculator.length(room: room)
+                let draftStart = Date()
                 (draft, draftDistributions) = length > 0 ? try runner.draft(after: sequence, count: length) : ([], [])
+                // The draft model's forwards are part of a drafted token's price, in steps.
+                if !draft.isEmpty, let step = costs.oneRowSeconds {
+                    let perToken = Date().timeIntervalSince(draftStart) / Double(draft.count) / step
+                    draftTokenCost = draftTokenCost == 0 ? perToken : 0.8 * draftTokenCost + 0.2 * perToken
+                }
             } else if let external = drafter, speculator.isOn {
                 draft = Array(external(sequence, min(room, speculator.options.draftMax)).prefix(room)
                     .prefix { $0 >= 0 && $0 < model.vocabularySize })
@@ -111,8 +121,10 @@ public struct Generator {
                 draft = speculator.propose(after: sequence, room: room)
             }
             let last = sequence[sequence.count - 1]
+            let stepStart = Date()
             current = draft.isEmpty ? try model.forward([last], cache: cache, logits: .last)
                                     : try model.forwardDecodeRows([last] + draft, cache: cache)
+            costs.record(rows: 1 + draft.count, seconds: Date().timeIntervalSince(stepStart))
         }
         state.addDecodeTime(Date().timeIntervalSince(decodeStart))
         return state.stats

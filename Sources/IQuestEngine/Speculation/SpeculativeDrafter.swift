@@ -11,6 +11,13 @@ struct SpeculativeDrafter {
 
     var isOn: Bool { options.mode != .off }
 
+    /// What a drafted token costs relative to a plain step (its verify row, plus the draft
+    /// model's forward in draft mode): the caller sets it from measured step times.
+    var rowCost: Double {
+        get { controller.rowCost }
+        set { controller.rowCost = newValue }
+    }
+
     /// Drafts to verify after `tokens` (prompt + output, the last one not yet in the cache), at
     /// most `room`; empty when drafting is off, the controller expects no gain, or fewer than
     /// `draftMin` tokens can be proposed.

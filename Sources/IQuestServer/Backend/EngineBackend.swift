@@ -24,6 +24,8 @@ public struct EngineOptions: Sendable {
     public var kvCacheTypes = KVCacheTypes.standard
     /// Speculative decoding for requests that do not choose (`--speculative`).
     public var speculative = SpeculativeOptions.off
+    /// A smaller model of the same tokenizer for `SpeculativeMode.draft` (`--model-draft`).
+    public var draftModelPath: String?
 
     public init() {}
 
@@ -199,6 +201,14 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                 requestedContext: maxModelLen, poolTokens: options.kvCacheTokens, poolBytes: options.kvCacheBytes,
                 available: ProcessMemory.available())
             let contextLength = plan.contextLength
+            var draft: LoadedModel?
+            if let draftPath = options.draftModelPath {
+                let model = try LoadedModel.load(path: draftPath, threads: threads, activations: activations) { log("draft: " + $0) }
+                if let reason = DraftModelCheck.refusal(target: loaded, draft: model) {
+                    throw GenerationError("--model-draft \(draftPath): \(reason)")
+                }
+                draft = model
+            }
             let scheduler = try BatchScheduler(
                 model: loaded.model, tokenizer: loaded.tokenizer, stopTokenIds: loaded.stopTokenIds, blocks: plan.blocks,
                 blockSize: plan.blockSize, kvTypes: plan.types,
@@ -206,7 +216,8 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
                                                       // The server's AdmissionGate bounds waiting requests; the scheduler
                                                       // must never refuse one it admitted (its response has started).
                                                       maxWaiting: .max, contextLength: contextLength,
-                                                      speculative: options.speculative))
+                                                      speculative: options.speculative),
+                draftModel: draft?.model)
             var description = ServedModel(
                 id: servedName ?? ServedModel.defaultName(path: path),
                 contextLength: contextLength,

@@ -3,7 +3,8 @@ import IQuestEngine
 /// The `speculative` extension field (chat and text completions): `"ngram"` / `"off"`, or an
 /// object `{"mode": "ngram", "draft_max": 8, "draft_min": 1, "ngram_max": 4, "ngram_min": 2,
 /// "adaptive": true}` whose missing members take `SpeculativeOptions`' defaults (mode ngram).
-/// Absent: the server's `--speculative` setting. Drafts change speed, never the output.
+/// Absent: the server's `--speculative` setting. Drafts change speed, never the output. Mode
+/// draft needs a server started with `--model-draft`; the engine refuses it otherwise (400).
 enum SpeculativeField {
     static func parse(_ body: JSONObject) throws(OpenAIError) -> SpeculativeOptions? {
         guard let value = body.value("speculative") else { return nil }
@@ -27,9 +28,6 @@ enum SpeculativeField {
             if let n = try object.int("ngram_max", in: 1...16) { options.ngramMax = n }
             if let n = try object.int("ngram_min", in: 1...16) { options.ngramMin = n }
             if let adaptive = try object.bool("adaptive") { options.adaptive = adaptive }
-        }
-        if options.mode == .draft {
-            throw .invalid("'speculative' mode draft needs a draft model, which this server does not run; use ngram or off", param: "speculative")
         }
         do {
             try options.validate()
