@@ -49,8 +49,10 @@ struct Generate: ParsableCommand {
     var json = false
     @Option(help: "With --json: alternatives per token with their log-probabilities.")
     var topLogprobs: Int = 0
-    @Option(help: "Constrain the output to this JSON Schema file (structured outputs; compare decode tokens/s with and without it: tools/constraint_decode_bench.sh).")
+    @Option(help: "Constrain the output to this JSON Schema file (structured outputs; compare decode tokens/s with and without it: tools/constraint_decode_bench.py).")
     var jsonSchema: String?
+    @Flag(help: "With --json-schema: decode the schema's forced runs (fixed keys, punctuation) one forward per token instead of verifying each run in one forward (same output; for comparing speed).")
+    var noForcedRuns = false
 
     func validate() throws {
         if (prompt == nil) == (promptIds == nil) { throw ValidationError("give exactly one of --prompt or --prompt-ids") }
@@ -72,6 +74,7 @@ struct Generate: ParsableCommand {
                                             stopStrings: stop, logprobs: json, topLogprobs: topLogprobs)
             request.speculative = speculation.options
             if let jsonSchema { request.constraint = try schemaConstraint(jsonSchema, loaded) }
+            request.forcedRuns = noForcedRuns ? .off : .adaptive
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let stats = try generator.generate(request) { token in
@@ -88,7 +91,8 @@ struct Generate: ParsableCommand {
                 let done = DoneLine(done: true, prompt_ids: ids, prefill_tps: stats.prefillTokensPerSecond,
                                     decode_tps: stats.decodeTokensPerSecond, finish_reason: stats.finishReason.rawValue,
                                     generated_tokens: stats.generatedTokens, drafted_tokens: stats.draftedTokens,
-                                    accepted_tokens: stats.acceptedTokens, forwards: stats.forwards)
+                                    accepted_tokens: stats.acceptedTokens, forced_tokens: stats.forcedTokens,
+                                    forced_accepted: stats.forcedAccepted, forwards: stats.forwards)
                 let data = try encoder.encode(done)
                 StandardOutput.write(String(decoding: data, as: UTF8.self) + "\n")
             } else {
@@ -138,6 +142,7 @@ func statsLine(_ s: GenerationStats) -> String {
     String(format: "prompt %d tokens, prefill %.1f tokens/s | generated %d tokens, decode %.1f tokens/s | finish: %@",
            s.promptTokens, s.prefillTokensPerSecond, s.generatedTokens, s.decodeTokensPerSecond, s.finishReason.rawValue)
         + speculativeSummary(s)
+        + (s.forcedTokens > 0 ? String(format: " | forced runs: %d tokens fed, %d confirmed (forwards saved)", s.forcedTokens, s.forcedAccepted) : "")
 }
 
 struct TokenLine: Encodable {
@@ -157,5 +162,7 @@ struct DoneLine: Encodable {
     let generated_tokens: Int
     let drafted_tokens: Int
     let accepted_tokens: Int
+    let forced_tokens: Int
+    let forced_accepted: Int
     let forwards: Int
 }

@@ -106,6 +106,10 @@ public struct SchedulerSnapshot: Sendable {
     /// they yielded (tokens per forward = decodeTokens / decodeSteps, 1 without drafts).
     public var draftedTokens = 0
     public var acceptedTokens = 0
+    /// Tokens of constraints' forced runs fed as drafts, and those the model confirmed (each a
+    /// forward saved).
+    public var forcedTokens = 0
+    public var forcedAccepted = 0
     public var decodeSteps = 0
     public var decodeTokens = 0
 
@@ -318,13 +322,18 @@ public final class BatchScheduler {
     /// given back, so the sequence is as if it had decoded those tokens one step at a time.
     private func settleVerification(_ item: Planned, logits: Logits) {
         let sequence = item.sequence
-        let (tokens, accepted, done) = item.distributions.isEmpty ? sequence.state.verify(logits, draft: item.draft)
+        let (tokens, accepted, done) = item.distributions.isEmpty ? sequence.state.verify(logits, draft: item.draft, forced: item.forced)
             : sequence.state.verify(logits, draft: item.draft, draftDistributions: item.distributions)
-        sequence.drafter.record(drafted: item.draft.count, accepted: accepted)
-        // The draft model keeps the tokens it drafted that were accepted, forgets the rest.
-        sequence.runner?.keep(sequence.tokens.count + accepted)
-        counters.draftedTokens += item.draft.count
-        counters.acceptedTokens += accepted
+        if item.forced {
+            counters.forcedTokens += item.draft.count
+            counters.forcedAccepted += accepted
+        } else {
+            sequence.drafter.record(drafted: item.draft.count, accepted: accepted)
+            // The draft model keeps the tokens it drafted that were accepted, forgets the rest.
+            sequence.runner?.keep(sequence.tokens.count + accepted)
+            counters.draftedTokens += item.draft.count
+            counters.acceptedTokens += accepted
+        }
         counters.decodeSteps += 1
         counters.decodeTokens += tokens.count
         sequence.blocks.commit(through: sequence.blocks.count + 1 + accepted, tokens: sequence.tokens, asPrompt: false)
@@ -348,6 +357,8 @@ public final class BatchScheduler {
         var draft: [Int] = []
         /// The draft model's distribution for each drafted token (draft mode; else empty).
         var distributions: [[(id: Int, probability: Double)]] = []
+        /// The draft is the constraint's forced run, not a speculative one.
+        var forced = false
     }
 
     private func reapCancelled() {
@@ -416,8 +427,16 @@ public final class BatchScheduler {
                 }
                 draftRows -= draft.count
             }
+            // A constraint's forced run rides the same rows when nothing was drafted (draft-model
+            // requests excepted: their runner follows only its own drafts).
+            var forced = false
+            if draft.isEmpty, sequence.drafter.options.mode != .draft {
+                draft = sequence.state.forcedDraft(limit: draftRows, positions: sequence.tokens.count, rowCost: rowCost)
+                forced = !draft.isEmpty
+                draftRows -= draft.count
+            }
             plan.append(Planned(sequence: sequence, end: sequence.blocks.count + 1 + draft.count, phase: .decode,
-                                logits: draft.isEmpty ? .last : .all, draft: draft, distributions: distributions))
+                                logits: draft.isEmpty ? .last : .all, draft: draft, distributions: distributions, forced: forced))
             budget -= 1 + draft.count
         }
         for sequence in running where !sequence.decoding && budget > 0 {

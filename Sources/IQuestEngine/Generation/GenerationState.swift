@@ -15,6 +15,10 @@ struct GenerationState {
     private(set) var history: [Int]
     private(set) var stats = GenerationStats()
     private var constraint: ConstraintRun?
+    /// Splits a constraint's forced runs into tokens.
+    private let tokenizer: any Tokenizer
+    /// How many forced tokens to feed, learnt from how many the model confirmed.
+    private var forcedLength = DraftLengthController()
     /// [vocab] logits after logit_bias and the constraint's mask (only when either is in use).
     private var edited: [Float] = []
 
@@ -35,6 +39,7 @@ struct GenerationState {
         self.request = request
         self.stopTokenIds = stopTokenIds
         self.contextLength = contextLength
+        self.tokenizer = tokenizer
         sampler = Sampler(parameters: request.sampling)
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, previousToken: prompt.last)
         stopMatcher = StopStringMatcher(stops: request.stopStrings)
@@ -55,9 +60,18 @@ struct GenerationState {
     /// `draftRoom`. A step verifies them like drafts, so they cost one forward together instead
     /// of one each, and the output stays exactly what token-by-token decoding gives: each is kept
     /// only while the model's own (masked) choice equals it.
-    func forcedDraft(limit: Int, positions: Int) -> [Int] {
-        guard let constraint, request.forcedRuns else { return [] }
-        return constraint.forcedTokens(limit: min(limit, draftRoom(positions: positions)))
+    /// How long a forced run is fed is chosen like a speculative draft's length, from how often
+    /// the model confirmed this request's forced tokens and what a row costs (`rowCost`: T(2)/T(1)
+    /// − 1, measured by the caller): the model often splits a forced key differently (its masked
+    /// choice is not always the tokenizer's split), and a refused token's row is paid for nothing.
+    mutating func forcedDraft(limit: Int, positions: Int, rowCost: Double) -> [Int] {
+        guard let constraint, request.forcedRuns != .off else { return [] }
+        let tokens = constraint.forcedTokens(limit: min(limit, draftRoom(positions: positions)), tokenizer: tokenizer)
+        guard !tokens.isEmpty, request.forcedRuns == .adaptive else { return tokens }
+        forcedLength.rowCost = rowCost
+        let length = forcedLength.length(maximum: tokens.count)
+        if length == 0 { forcedLength.idle() }
+        return Array(tokens.prefix(length))
     }
 
     /// Most tokens a step may draft now: every drafted token must be one the request could still
@@ -98,7 +112,12 @@ struct GenerationState {
             let (token, done) = emit(from: logits.row(firstRow + i))
             tokens.append(token)
             if done || i == draft.count || token.id != draft[i] {
-                if forced { stats.forcedAccepted += i } else { stats.acceptedTokens += i }
+                if forced {
+                    stats.forcedAccepted += i
+                    forcedLength.record(drafted: draft.count, accepted: i)
+                } else {
+                    stats.acceptedTokens += i
+                }
                 return (tokens, i, done)
             }
         }

@@ -21,9 +21,9 @@ public struct GenerationRequest: Sendable {
     /// Speculative decoding for this request (drafts change speed, never the output); nil takes
     /// the engine's default (`SchedulerConfiguration.speculative`; off in `Generator`).
     public var speculative: SpeculativeOptions?
-    /// Feed a constraint's forced runs as drafts verified in one forward (`GenerationState.forcedDraft`);
-    /// the output is the same either way, only the forwards differ.
-    public var forcedRuns = true
+    /// How a constraint's forced runs are fed (`GenerationState.forcedDraft`); the output is the
+    /// same whichever, only the forwards differ.
+    public var forcedRuns: ForcedRuns = .adaptive
 
     public init(promptIds: [Int], sampling: SamplingParameters = .greedy, maxTokens: Int = 256,
                 stopStrings: [String] = [], logprobs: Bool = false, topLogprobs: Int = 0) {
@@ -64,6 +64,18 @@ public enum FinishReason: String, Sendable {
 }
 
 /// Counters for one generation.
+/// Feeding a constraint's forced runs (tokens its grammar leaves no choice about) as drafts that
+/// one forward verifies.
+public enum ForcedRuns: Sendable {
+    /// One forward per token, as without a constraint.
+    case off
+    /// As many of a run's tokens as pay, judged from how often the model confirmed them and what
+    /// a row costs (the default).
+    case adaptive
+    /// Every token of each run.
+    case always
+}
+
 public struct GenerationStats: Sendable {
     public var promptTokens = 0
     /// Prompt tokens whose keys/values came from the prefix cache instead of being computed.

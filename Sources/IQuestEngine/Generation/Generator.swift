@@ -7,6 +7,8 @@ import IQuestTokenizer
 /// a stop id, a stop string, max tokens or the end of the context. The single entry point for
 /// generation used by the CLI.
 public struct Generator {
+    /// Most tokens of a constraint's forced run verified in one step.
+    static let forcedRunLimit = 16
     public let loaded: LoadedModel
     /// Largest prompt chunk per forward call (bounds activation memory).
     public var prefillChunk = 512
@@ -77,6 +79,8 @@ public struct Generator {
         var draftTokenCost = 0.0
         var draft: [Int] = []
         var draftDistributions: [[(id: Int, probability: Double)]] = []
+        // The draft is the constraint's forced run (verified the same way, not a speculative one).
+        var forced = false
         decoding: while true {
             let emitted: [GeneratedToken], done: Bool
             if draft.isEmpty {
@@ -84,9 +88,9 @@ public struct Generator {
                 (emitted, done) = ([token], end)
             } else {
                 let fed = cache.count - draft.count - 1
-                let result = runner == nil ? state.verify(current, draft: draft)
+                let result = runner == nil || forced ? state.verify(current, draft: draft, forced: forced)
                     : state.verify(current, draft: draft, draftDistributions: draftDistributions)
-                speculator.record(drafted: draft.count, accepted: result.accepted)
+                if !forced { speculator.record(drafted: draft.count, accepted: result.accepted) }
                 cache.truncate(to: fed + 1 + result.accepted)
                 runner?.keep(sequence.count + result.accepted)
                 (emitted, done) = (result.tokens, result.done)
@@ -119,6 +123,11 @@ public struct Generator {
                     .prefix { $0 >= 0 && $0 < model.vocabularySize })
             } else {
                 draft = speculator.propose(after: sequence, room: room)
+            }
+            forced = false
+            if draft.isEmpty, runner == nil {
+                draft = state.forcedDraft(limit: Self.forcedRunLimit, positions: sequence.count, rowCost: costs.rowCost())
+                forced = !draft.isEmpty
             }
             let last = sequence[sequence.count - 1]
             let stepStart = Date()

@@ -59,16 +59,24 @@ struct ConstraintRun {
         return masker.apply(gate.state, to: logits)
     }
 
-    /// Tokens the grammar leaves no choice about from here (its forced bytes, split into the
-    /// longest vocabulary tokens), at most `limit`; the last token that reaches the end of the
-    /// forced bytes is left out, since the model may join those bytes with what follows.
-    func forcedTokens(limit: Int) -> [Int] {
+    /// Tokens the grammar leaves no choice about from here: its forced bytes split as `tokenizer`
+    /// splits them when that reproduces the bytes (the split the model learnt; a SentencePiece
+    /// tokenizer adds a dummy-prefix space to a fragment, and then the longest vocabulary tokens
+    /// are used), at most `limit`. The last token, when it reaches the end of the forced bytes,
+    /// is left out: the model may join those bytes with what follows.
+    func forcedTokens(limit: Int, tokenizer: any Tokenizer) -> [Int] {
         guard gate.active, limit > 0 else { return [] }
-        let bytes = masker.automaton.forcedBytes(from: gate.state, limit: 64)
+        let vocabulary = masker.vocabulary
+        var bytes = masker.automaton.forcedBytes(from: gate.state, limit: 64)
+        // Whole UTF-8 characters only (a forced run may stop inside one).
+        while let last = bytes.last, last >= 0x80, String(validating: bytes, as: UTF8.self) == nil { bytes.removeLast() }
         guard bytes.count > 1 else { return [] }
-        var ids = masker.vocabulary.longestMatchTokens(bytes)
-        let covered = ids.reduce(0) { $0 + (masker.vocabulary.bytes[$1]?.count ?? 0) }
-        if covered == bytes.count { ids.removeLast() }
+        func spelled(_ ids: [Int]) -> [UInt8] { ids.flatMap { vocabulary.bytes[$0] ?? [] } }
+        var ids = tokenizer.encode(String(decoding: bytes, as: UTF8.self), addSpecialTokens: false, parseSpecial: false)
+        if spelled(ids) != bytes || ids.contains(where: { $0 < 0 || $0 >= vocabulary.size || vocabulary.bytes[$0] == nil }) {
+            ids = vocabulary.longestMatchTokens(bytes)
+        }
+        if spelled(ids).count == bytes.count, !ids.isEmpty { ids.removeLast() }
         return Array(ids.prefix(limit))
     }
 
