@@ -26,18 +26,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import spec_bench
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def generate(args, prompt, mode, draft_max):
-    cmd = [args.iquest, "generate", "--model", args.model, "--chat", "--prompt", prompt, "--json",
-           "-n", str(args.max_tokens), "--temperature", "0", "--seed", "1", "--threads", str(args.threads),
-           "--speculative", mode, "--draft-max", str(draft_max)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
-    if out.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd[:6])} …\n{out.stderr}")
-    lines = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
-    return [l["id"] for l in lines[:-1]], lines[-1]
+    """Greedy ids and summary of one run (spec_bench's runner at temperature 0)."""
+    return spec_bench.run(args, prompt, 0, mode, draft_max)
 
 
 def lookup(tokens, count, ngram_max, ngram_min):
@@ -96,10 +92,7 @@ def cost_curve(args, depth):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--iquest", default=str(ROOT / ".build/release/iquest"))
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--max-tokens", type=int, default=256)
+    spec_bench.common_arguments(ap)
     ap.add_argument("--ngram-max", type=int, default=4)
     ap.add_argument("--ngram-min", type=int, default=2)
     ap.add_argument("--draft-max", type=int, default=16)

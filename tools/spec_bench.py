@@ -19,13 +19,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(args, prompt, temp, mode):
+def common_arguments(ap):
+    """The options spec_bench.py and spec_analyze.py share."""
+    ap.add_argument("--iquest", default=str(ROOT / ".build/release/iquest"))
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--max-tokens", type=int, default=256)
+
+
+def run(args, prompt, temp, mode, draft_max=None):
+    """One `iquest generate --json` run: (generated ids, the summary line)."""
     cmd = [args.iquest, "generate", "--model", args.model, "--chat", "--prompt", prompt, "--json",
            "-n", str(args.max_tokens), "--temperature", str(temp), "--seed", "1", "--threads", str(args.threads),
-           "--speculative", mode, "--draft-max", str(args.draft_max)]
+           "--speculative", mode, "--draft-max", str(draft_max or args.draft_max)]
     if mode == "draft":
         cmd += ["--model-draft", args.model_draft]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd[:6])} …\n{out.stderr}")
     lines = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
@@ -36,10 +45,7 @@ def run(args, prompt, temp, mode):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--iquest", default=str(ROOT / ".build/release/iquest"))
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--max-tokens", type=int, default=256)
+    common_arguments(ap)
     ap.add_argument("--temps", default="0,0.6")
     ap.add_argument("--modes", default="off,ngram")
     ap.add_argument("--draft-max", type=int, default=8)

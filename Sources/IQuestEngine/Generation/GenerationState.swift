@@ -65,13 +65,19 @@ struct GenerationState {
     /// − 1, measured by the caller): the model often splits a forced key differently (its masked
     /// choice is not always the tokenizer's split), and a refused token's row is paid for nothing.
     mutating func forcedDraft(limit: Int, positions: Int, rowCost: Double) -> [Int] {
-        guard let constraint, request.forcedRuns != .off else { return [] }
-        let tokens = constraint.forcedTokens(limit: min(limit, draftRoom(positions: positions)), tokenizer: tokenizer)
-        guard !tokens.isEmpty, request.forcedRuns == .adaptive else { return tokens }
-        forcedLength.rowCost = rowCost
-        let length = forcedLength.length(maximum: tokens.count)
-        if length == 0 { forcedLength.idle() }
-        return Array(tokens.prefix(length))
+        guard let constraint, request.forcedRuns != .off, constraint.active else { return [] }
+        var length = min(limit, draftRoom(positions: positions))
+        if request.forcedRuns == .adaptive {
+            // Decided before the run is looked for, so a step that would feed nothing does not
+            // walk the grammar and tokenize for it.
+            forcedLength.rowCost = rowCost
+            length = forcedLength.length(maximum: length)
+            if length == 0 {
+                forcedLength.idle()
+                return []
+            }
+        }
+        return constraint.forcedTokens(limit: length, tokenizer: tokenizer)
     }
 
     /// Most tokens a step may draft now: every drafted token must be one the request could still

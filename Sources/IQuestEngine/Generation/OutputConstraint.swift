@@ -73,10 +73,13 @@ struct ConstraintRun {
         guard bytes.count > 1 else { return [] }
         func spelled(_ ids: [Int]) -> [UInt8] { ids.flatMap { vocabulary.bytes[$0] ?? [] } }
         var ids = tokenizer.encode(String(decoding: bytes, as: UTF8.self), addSpecialTokens: false, parseSpecial: false)
-        if spelled(ids) != bytes || ids.contains(where: { $0 < 0 || $0 >= vocabulary.size || vocabulary.bytes[$0] == nil }) {
+        if ids.contains(where: { $0 < 0 || $0 >= vocabulary.size || vocabulary.bytes[$0] == nil }) || spelled(ids) != bytes {
             ids = vocabulary.longestMatchTokens(bytes)
+            // Longest match may stop short of the end (no token for what is left).
+            if spelled(ids).count == bytes.count { ids.removeLast() }
+        } else {
+            ids.removeLast()
         }
-        if spelled(ids).count == bytes.count, !ids.isEmpty { ids.removeLast() }
         return Array(ids.prefix(limit))
     }
 
