@@ -45,10 +45,12 @@ public func gatedLinear(_ x: UnsafePointer<Float>, rows m: Int, gate: DecodeProd
         return
     }
     let integer = prepareIntegerInput(x, m, gate.weights, up.weights, nil, quantized)
+    // One split for both products, so each thread multiplies the rows it just computed.
+    let granule = max(gate.weights.decodeGranule, up.weights.decodeGranule)
     pool.run { t in
-        decodeSlice(x, m, gate, t, pool, integer)
-        decodeSlice(x, m, up, t, pool, integer)
-        let rows = pool.slice(t, of: n, granule: 4)
+        decodeSlice(x, m, gate, t, pool, integer, granule: granule)
+        decodeSlice(x, m, up, t, pool, integer, granule: granule)
+        let rows = pool.slice(t, of: n, granule: granule)
         guard !rows.isEmpty else { return }
         for token in 0..<m {
             let offset = token * n + rows.lowerBound

@@ -84,7 +84,8 @@ func matvecRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutable
         let k = w.columns
         for r in rows { y[r] = dot(x, w.row(r).assumingMemoryBound(to: Float.self), k) }
     } else {
-        iq_dot_rows(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), x, Int64(w.columns), y + rows.lowerBound)
+        let dotRows = w.layout == .interleaved16 ? iq_x16_dot_rows : iq_dot_rows
+        dotRows(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), x, Int64(w.columns), y + rows.lowerBound)
     }
 }
 
@@ -94,7 +95,8 @@ private func packPanel(_ w: WeightMatrix, _ n0: Int, _ nt: Int, _ panel: UnsafeM
                        _ rowBuffer: UnsafeMutablePointer<Float>) {
     let k = w.columns
     if k % groupSize == 0 {
-        iq_pack_panel16(w.kind.cKind, w.row(n0), w.rowBytes, Int64(nt), Int64(k), panel)
+        let pack = w.layout == .interleaved16 ? iq_x16_pack_panel16 : iq_pack_panel16
+        pack(w.kind.cKind, w.row(n0), w.rowBytes, Int64(nt), Int64(k), panel)
         return
     }
     for j in 0..<panelWidth {

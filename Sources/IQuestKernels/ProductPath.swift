@@ -25,14 +25,20 @@ public enum ProductPath: Sendable, Equatable {
 /// kernel is the single-row one, so results do not depend on M or on the chunking.
 let decodeRowChunk = 16
 
+extension WeightMatrix {
+    /// Rows per unit of the decode path's split between threads: 4, or a whole interleaved group.
+    @inline(__always) var decodeGranule: Int { max(4, rowGranule) }
+}
+
 /// Thread t's rows of one product for M tokens: y[token, r] = x[token] · W[r] for r in
-/// pool.slice(t, of: N, granule: 4) (the split does not depend on M). On the integer path when
-/// the input was quantized and the matrix has integer kernels, else on the f32 row kernels.
+/// pool.slice(t, of: N, granule: granule ?? w.decodeGranule) (the split does not depend on M).
+/// On the integer path when the input was quantized and the matrix has integer kernels, else on
+/// the f32 row kernels.
 @inline(__always)
 func decodeSlice(_ x: UnsafePointer<Float>, _ m: Int, _ p: DecodeProduct, _ t: Int, _ pool: ComputePool,
-                 _ integer: QuantizedActivations?) {
+                 _ integer: QuantizedActivations?, granule: Int? = nil) {
     let w = p.weights
-    let rows = pool.slice(t, of: w.rows, granule: 4)
+    let rows = pool.slice(t, of: w.rows, granule: granule ?? w.decodeGranule)
     guard !rows.isEmpty, m > 0 else { return }
     if let integer, w.kind.hasIntegerDot {
         integer.dotRows(w, rows, tokens: m, into: p.output + rows.lowerBound, stride: w.rows)

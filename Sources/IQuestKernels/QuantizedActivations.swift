@@ -91,10 +91,11 @@ public final class QuantizedActivations {
     /// integer GEMM; false (nothing written) when it could not run (no scratch memory).
     @inline(__always)
     func promptProduct(_ w: WeightMatrix, _ rows: Range<Int>, tokens m: Int, into y: UnsafeMutablePointer<Float>) -> Bool {
+        let x16 = w.layout == .interleaved16
         let done = precision == .int8
-            ? iq_gemm_q8(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), Int64(w.columns),
+            ? (x16 ? iq_x16_gemm_q8 : iq_gemm_q8)(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), Int64(w.columns),
                          promptQuants, promptScales, Int64(m), y + rows.lowerBound, w.rows)
-            : iq_gemm_q16(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), Int64(w.columns),
+            : (x16 ? iq_x16_gemm_q16 : iq_gemm_q16)(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), Int64(w.columns),
                           promptQuants, promptLow, promptScales, Int64(m), y + rows.lowerBound, w.rows)
         return done != 0
     }
@@ -102,12 +103,12 @@ public final class QuantizedActivations {
     /// y[r] = row r of `w` · token `token`'s quantized activation, for `rows`.
     @inline(__always)
     func dotRows(_ w: WeightMatrix, _ rows: Range<Int>, token: Int, into y: UnsafeMutablePointer<Float>) {
-        let k = w.columns, block = token * k / 32
+        let k = w.columns, block = token * k / 32, x16 = w.layout == .interleaved16
         if precision == .int8 {
-            iq_dot_rows_q8(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
+            (x16 ? iq_x16_dot_rows_q8 : iq_dot_rows_q8)(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
                            quants.assumingMemoryBound(to: Int8.self) + token * k, scales + block, sums + block, Int64(k), y)
         } else {
-            iq_dot_rows_q16(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
+            (x16 ? iq_x16_dot_rows_q16 : iq_dot_rows_q16)(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
                             quants.assumingMemoryBound(to: Int16.self) + token * k, scales + block, sums + block, Int64(k), y)
         }
     }
@@ -121,12 +122,12 @@ public final class QuantizedActivations {
             dotRows(w, rows, token: 0, into: y)
             return
         }
-        let k = w.columns
+        let k = w.columns, x16 = w.layout == .interleaved16
         if precision == .int8 {
-            iq_dot_rows_q8_batch(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
+            (x16 ? iq_x16_dot_rows_q8_batch : iq_dot_rows_q8_batch)(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
                                  quants.assumingMemoryBound(to: Int8.self), scales, sums, Int64(k), Int64(m), y, ldy)
         } else {
-            iq_dot_rows_q16_batch(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
+            (x16 ? iq_x16_dot_rows_q16_batch : iq_dot_rows_q16_batch)(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count),
                                   quants.assumingMemoryBound(to: Int16.self), scales, sums, Int64(k), Int64(m), y, ldy)
         }
     }

@@ -37,7 +37,17 @@ public enum WeightKind: Sendable, Equatable, CaseIterable {
     public func rowBytes(columns: Int) -> Int { columns / blockSize * bytesPerBlock }
 }
 
-/// A row-major matrix [rows, columns] of weights that stays in its stored encoding (usually a
+/// How a matrix's rows sit in memory.
+public enum WeightLayout: Sendable, Equatable {
+    /// Row r at base + r·rowBytes.
+    case rowMajor
+    /// q4_0 rows interleaved 16 at a time for the AVX-512 decode kernel (layout in
+    /// iquest_ckernels.h, `iq_x16_*`), made at load by `WeightMatrix.interleaving16`: group g of
+    /// 16 rows fills the bytes those rows would, but a single row cannot be addressed.
+    case interleaved16
+}
+
+/// A matrix [rows, columns] of weights that stays in its stored encoding (usually a
 /// memory-mapped file). Row r holds output feature r; products compute y = x · Wᵀ.
 public struct WeightMatrix: @unchecked Sendable {
     public let kind: WeightKind
@@ -45,17 +55,24 @@ public struct WeightMatrix: @unchecked Sendable {
     public let columns: Int
     public let base: UnsafeRawPointer
     public let rowBytes: Int
+    public let layout: WeightLayout
 
-    /// `columns` must be a multiple of the kind's block size (checked by the loader).
-    public init(kind: WeightKind, rows: Int, columns: Int, base: UnsafeRawPointer) {
+    /// `columns` must be a multiple of the kind's block size (checked by the loader); an
+    /// `.interleaved16` matrix is q4_0 with rows a multiple of 16.
+    public init(kind: WeightKind, rows: Int, columns: Int, base: UnsafeRawPointer, layout: WeightLayout = .rowMajor) {
         self.kind = kind
         self.rows = rows
         self.columns = columns
         self.base = base
         self.rowBytes = kind.rowBytes(columns: columns)
+        self.layout = layout
     }
 
+    /// Where row r starts; for `.interleaved16`, r must be a multiple of 16 (a group's start).
     @inline(__always) public func row(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
+
+    /// Row ranges handed to kernels start at multiples of this (a whole interleaved group).
+    @inline(__always) public var rowGranule: Int { layout == .interleaved16 ? 16 : 1 }
 
     public var byteCount: Int { rows * rowBytes }
 }

@@ -9,6 +9,9 @@ protocol WeightSource {
     /// A vector (norm weights) converted to f32.
     func vector(_ name: String, count: Int) throws(ModelError) -> [Float]
     func has(_ name: String) -> Bool
+    /// Whether matrices point into a read-only file mapping (whose pages may be dropped once
+    /// copied elsewhere: they are read from the file again if touched).
+    var isFileMapping: Bool { get }
     /// A small tensor of any rank as f32, `shape` outermost first (PyTorch order).
     func floats(_ name: String, shape: [Int]) throws(ModelError) -> [Float]
 }
@@ -17,6 +20,7 @@ protocol WeightSource {
 /// configuration, and the mapping from GGML types to the kernels' weight kinds.
 struct GGUFTensors: WeightSource {
     let file: GGUFFile
+    var isFileMapping: Bool { true }
 
     func weightKind(_ type: GGMLType, tensor: String) throws(ModelError) -> WeightKind {
         guard let kind = type.weightKind else {

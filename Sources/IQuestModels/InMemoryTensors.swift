@@ -46,6 +46,7 @@ struct InMemoryTensors: WeightSource {
     let label: String
     let arena: TensorArena
     let tensors: [String: InMemoryTensor]
+    var isFileMapping: Bool { false }
 
     func has(_ name: String) -> Bool { tensors[name] != nil }
 

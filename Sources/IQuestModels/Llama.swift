@@ -68,6 +68,8 @@ struct LlamaWeights {
     var layers: [LlamaLayerWeights]
     var outputNorm: [Float]
     var output: WeightMatrix             // [vocab, hidden]; the embedding when tied
+    /// Holds the matrices `repackForKernels` moved (nil when none were).
+    var repackStorage: TensorArena?
 
     init(source t: some WeightSource, names n: LlamaTensorNames, config c: LlamaConfiguration) throws {
         let q = c.heads * c.headDim, kv = c.kvHeads * c.headDim, h = c.hiddenSize
@@ -283,8 +285,9 @@ final class LlamaLayers {
     }
 }
 
-public final class LlamaModel: LanguageModel {
+public final class LlamaModel: LanguageModel, RepackingModel {
     public let architecture: String
+    let repacked: RepackReport
     let layers: LlamaLayers
     /// Keeps the mapped file(s) alive as long as the weights point into them.
     private let storage: AnyObject
@@ -319,7 +322,8 @@ public final class LlamaModel: LanguageModel {
     /// Shared tail of every constructor; `storage` owns the memory the weights point into.
     init(config: LlamaConfiguration, source: some WeightSource, names: LlamaTensorNames, architecture: String,
          pool: ComputePool, activations: ActivationPrecision = .standard, storage: AnyObject) throws {
-        let weights = try LlamaWeights(source: source, names: names, config: config)
+        var weights = try LlamaWeights(source: source, names: names, config: config)
+        repacked = try weights.repackForKernels(pool: pool, releaseSources: source.isFileMapping)
         layers = LlamaLayers(config: config, weights: weights, pool: pool, activations: activations)
         self.architecture = architecture
         self.storage = storage

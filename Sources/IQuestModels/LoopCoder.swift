@@ -20,8 +20,9 @@ struct LoopGate {
     var bias: [Float]
 }
 
-public final class LoopCoderModel: LanguageModel {
+public final class LoopCoderModel: LanguageModel, RepackingModel {
     public let architecture: String
+    let repacked: RepackReport
     /// Keys per query in the local branch (`loop_window_size`).
     public let window: Int
     let layers: LlamaLayers
@@ -79,7 +80,8 @@ public final class LoopCoderModel: LanguageModel {
     init(config: LlamaConfiguration, window: Int, source: some WeightSource, names: LlamaTensorNames,
          gatePrefix: (Int) -> String, architecture: String, pool: ComputePool,
          activations: ActivationPrecision = .standard, storage: AnyObject) throws {
-        let weights = try LlamaWeights(source: source, names: names, config: config)
+        var weights = try LlamaWeights(source: source, names: names, config: config)
+        repacked = try weights.repackForKernels(pool: pool, releaseSources: source.isFileMapping)
         gates = try (0..<config.layers).map { i in
             LoopGate(weight: try source.floats(gatePrefix(i) + "weight", shape: [config.heads, config.headDim]),
                      bias: try source.floats(gatePrefix(i) + "bias", shape: [config.heads]))

@@ -5,6 +5,8 @@ import IQuestKernels
 /// mapped shards. PyTorch shapes are outermost first: a Linear weight is [out, in].
 struct SafetensorsTensors: WeightSource {
     let checkpoint: SafetensorsCheckpoint
+    /// Safetensors hold no q4_0, the only kind repacked today: nothing to release.
+    var isFileMapping: Bool { false }
 
     func has(_ name: String) -> Bool { checkpoint.info(name) != nil }
 

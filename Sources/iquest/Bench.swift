@@ -182,6 +182,7 @@ struct Bench: ParsableCommand {
         print("activations: \(model.activationPrecision.rawValue) (products on q8_0/q4_0/q4_1/q4_K/q6_K weights); "
               + "prompt products: \(model.activationPrecision == .exact ? "float (exact)" : PromptProducts.current.rawValue)")
         print(KernelSet.summary)
+        if let repack = model.repackReport { print(repack.summary) }
         let kvPerToken = model.kvLayout.bytesPerToken(types: types)
         print("KV cache: \(types), \(ByteSize.describe(kvPerToken)) per token"
               + (deepest > 0 ? (realFill ? "; depth filled by an untimed prefill of the same pseudo-random ids"

@@ -59,6 +59,7 @@ final class StandardOutput {
 }
 
 extension PromptProducts: ExpressibleByArgument {}
+extension WeightRepacking: ExpressibleByArgument {}
 
 /// The kernel set and prompt-product choice, process-wide; applied as the options are validated,
 /// before any model loads. `IQUEST_KERNELS` in the environment stands in for `--kernels`.
@@ -71,7 +72,20 @@ struct KernelOptions: ParsableArguments {
                                valueName: "integer|float"))
     var promptProducts: PromptProducts = .integer
 
+    @Option(help: ArgumentHelp("Repack weights at load into the layout the kernel set reads fastest (auto), or use them as stored (off; also IQUEST_REPACK=off).",
+                               valueName: "auto|off"))
+    var repack: WeightRepacking?
+
     func validate() throws {
+        let repackName = ProcessInfo.processInfo.environment["IQUEST_REPACK"]
+        if let repack {
+            WeightRepacking.current = repack
+        } else if let repackName {
+            guard let chosen = WeightRepacking(rawValue: repackName) else {
+                throw ValidationError("IQUEST_REPACK: '\(repackName)' is not one of auto, off")
+            }
+            WeightRepacking.current = chosen
+        }
         let name = kernels ?? ProcessInfo.processInfo.environment["IQUEST_KERNELS"]
         do {
             try KernelSet.select(named: name)

@@ -230,6 +230,7 @@ public final class EngineBackend: InferenceBackend, @unchecked Sendable {
             snapshot = scheduler.snapshot
             _state = .ready(description)
             condition.unlock()
+            if let repack = loaded.model.repackReport { log(repack.summary) }
             log(plan.summary)
             log("up to \(options.maxRunning) sequences and \(options.maxBatchTokens) tokens per step")
             log("serving \(description.id) (context \(description.contextLength) tokens)")

@@ -1,0 +1,86 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import IQuestKernels
+
+/// What loading repacked (see `WeightRepacking`): matrices moved to the layout the active kernel
+/// set's decode kernels read fastest.
+public struct RepackReport: Sendable, Equatable {
+    public var matrices = 0
+    public var bytes = 0
+    public var seconds = 0.0
+
+    public var summary: String {
+        matrices == 0
+            ? "weights: used in place (no repacking for this kernel set and weight type)"
+            : "weights: \(matrices) q4_0 matrices (\(bytes >= 1 << 30 ? String(format: "%.2f GiB", Double(bytes) / 1_073_741_824) : String(format: "%.1f MiB", Double(bytes) / 1_048_576))) interleaved 16 rows at a time for "
+                + "\(KernelSet.current) decode in \(String(format: "%.2f", seconds)) s (--repack off to keep them in place)"
+    }
+}
+
+extension LanguageModel {
+    /// What loading repacked; nil for models that never repack.
+    public var repackReport: RepackReport? { (self as? RepackingModel)?.repacked }
+}
+
+/// Models whose weights may be repacked at load.
+protocol RepackingModel { var repacked: RepackReport { get } }
+
+extension LlamaWeights {
+    /// Moves every projection matrix that `prefersInterleaving16` into one anonymous arena in the
+    /// interleaved layout (the embedding stays as stored: single rows are looked up there; a tied
+    /// output matrix is the embedding and stays too). With `releaseSources` (a file mapping)
+    /// the source pages are given back, so resident memory stays about the model's size.
+    mutating func repackForKernels(pool: ComputePool, releaseSources: Bool) throws(ModelError) -> RepackReport {
+        var report = RepackReport()
+        var wanted: [WeightMatrix] = layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.wGate, $0.wUp, $0.wDown] }
+        let outputSeparate = output.base != embedding.base
+        if outputSeparate { wanted.append(output) }
+        wanted = wanted.filter(\.prefersInterleaving16)
+        guard !wanted.isEmpty else { return report }
+        let start = Date()
+        var offsets: [UnsafeRawPointer: Int] = [:], total = 0
+        for w in wanted where offsets[w.base] == nil {
+            offsets[w.base] = total
+            total += (w.byteCount + 63) / 64 * 64
+        }
+        let arena = try TensorArena(byteCount: total)
+        var done: [UnsafeRawPointer: WeightMatrix] = [:]
+        func repacked(_ w: WeightMatrix) -> WeightMatrix {
+            guard w.prefersInterleaving16, let offset = offsets[w.base] else { return w }
+            if let copy = done[w.base] { return copy }
+            let copy = w.interleaving16(into: arena.base + offset, pool: pool)
+            if releaseSources { Self.release(w.base, byteCount: w.byteCount) }
+            done[w.base] = copy
+            report.matrices += 1
+            report.bytes += w.byteCount
+            return copy
+        }
+        for i in layers.indices {
+            layers[i].wq = repacked(layers[i].wq)
+            layers[i].wk = repacked(layers[i].wk)
+            layers[i].wv = repacked(layers[i].wv)
+            layers[i].wo = repacked(layers[i].wo)
+            layers[i].wGate = repacked(layers[i].wGate)
+            layers[i].wUp = repacked(layers[i].wUp)
+            layers[i].wDown = repacked(layers[i].wDown)
+        }
+        if outputSeparate { output = repacked(output) }
+        repackStorage = arena
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    /// Drops the whole pages of a read-only file mapping inside [base, base + byteCount) from
+    /// this process (they would be read from the file again if touched).
+    private static func release(_ base: UnsafeRawPointer, byteCount: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + byteCount) / page * page
+        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(p, end - start, Int32(MADV_DONTNEED))
+    }
+}

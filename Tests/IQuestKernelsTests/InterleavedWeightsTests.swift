@@ -1,0 +1,177 @@
+import Foundation
+import IQuestKernels
+import Testing
+
+// q4_0 matrices repacked 16 rows at a time (WeightLayout.interleaved16): the layout against its
+// definition written out here, and every product on it, in every kernel set the CPU has,
+// against double-precision references (the AVX-512 int16 decode kernel, which is the layout's
+// reason to exist) or bitwise against the same product on the row-major matrix (every other
+// path restores the rows and runs the row-major kernel).
+
+/// A matrix as stored and its interleaved copy, kept alive together.
+final class InterleavedPair {
+    let bytes: [UInt8]
+    let copy: UnsafeMutableRawPointer
+    let rows: Int, columns: Int
+
+    init(bytes: [UInt8], rows: Int, columns: Int, pool: ComputePool = ComputePool(threads: 1)) {
+        self.bytes = bytes
+        self.rows = rows
+        self.columns = columns
+        copy = .allocate(byteCount: bytes.count, alignment: 64)
+        bytes.withUnsafeBytes { src in
+            _ = WeightMatrix(kind: .q4_0, rows: rows, columns: columns, base: src.baseAddress!).interleaving16(into: copy, pool: pool)
+        }
+    }
+
+    deinit { copy.deallocate() }
+
+    var interleaved: WeightMatrix {
+        WeightMatrix(kind: .q4_0, rows: rows, columns: columns, base: UnsafeRawPointer(copy), layout: .interleaved16)
+    }
+
+    /// `body` with the row-major matrix (valid only inside).
+    func withRowMajor<T>(_ body: (WeightMatrix) -> T) -> T {
+        bytes.withUnsafeBytes { body(WeightMatrix(kind: .q4_0, rows: rows, columns: columns, base: $0.baseAddress!)) }
+    }
+}
+
+/// y = x · Wᵀ for m tokens through `linear` on `w`, with `precision`'s scratch (nil: f32) and `path`.
+func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPrecision?, path: ProductPath,
+             pool: ComputePool = ComputePool(threads: 1)) -> [Float] {
+    var y = [Float](repeating: .nan, count: m * w.rows)
+    let scratch = precision.flatMap { QuantizedActivations($0) }
+    x.withUnsafeBufferPointer { xp in
+        y.withUnsafeMutableBufferPointer { yp in
+            linear(xp.baseAddress!, rows: m, weights: w, into: yp.baseAddress!, pool: pool, quantized: scratch, path: path)
+        }
+    }
+    return y
+}
+
+@Suite struct InterleavedWeightsTests {
+    static let shapes = [(32, 160), (48, 576), (16, 32), (64, 256)]
+
+    /// Group g, block b: 16 scales (row r at 2r), then vector j holds bytes 4j…4j+3 of each
+    /// row's nibbles at 32 + 64j + 4r; groups and blocks in order.
+    @Test func layoutFollowsItsDefinition() {
+        var rng = TestRNG(seed: 0x16A)
+        for (n, k) in Self.shapes {
+            let bytes = randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng)
+            let pair = InterleavedPair(bytes: bytes, rows: n, columns: k, pool: ComputePool(threads: 3))
+            let got = Array(UnsafeRawBufferPointer(start: pair.copy, count: bytes.count))
+            var want: [UInt8] = []
+            let rowBytes = k / 32 * 18
+            for g in 0..<(n / 16) {
+                for b in 0..<(k / 32) {
+                    func block(_ r: Int) -> Int { (16 * g + r) * rowBytes + 18 * b }
+                    for r in 0..<16 { want += bytes[block(r)..<(block(r) + 2)] }
+                    for j in 0..<4 { for r in 0..<16 { want += bytes[(block(r) + 2 + 4 * j)..<(block(r) + 6 + 4 * j)] } }
+                }
+            }
+            #expect(got == want, "N=\(n) K=\(k)")
+        }
+    }
+
+    /// Decode products for 1…5 tokens, int16 / int8 / f32 activations, in every set.
+    @Test(arguments: [ActivationPrecision.int16, .int8, .exact])
+    func decodeProductsInEverySet(precision: ActivationPrecision) {
+        var rng = TestRNG(seed: 0x16B &+ UInt64(precision.hashValue & 0xFF))
+        for (n, k) in Self.shapes {
+            let pair = InterleavedPair(bytes: randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng), rows: n, columns: k)
+            let m = 5
+            let x = rng.floats(m * k, -2, 2)
+            let scratch: ActivationPrecision? = precision == .exact ? nil : precision
+            for set in KernelSet.allCases {
+                guard let batch = KernelSet.withThreadOverride(set, { product(pair.interleaved, x, m: m, scratch, path: .decode) }) else {
+                    print("interleaved q4_0 decode, set \(set): skipped (CPU lacks it)")
+                    continue
+                }
+                let rowMajor = KernelSet.withThreadOverride(set) { pair.withRowMajor { product($0, x, m: m, scratch, path: .decode) } }!
+                if set == .avx512 && precision == .int16 {
+                    // The layout's own kernel: exact integer sums, its own float rounding order.
+                    let a = referenceQuantize(x, .int16)
+                    var bad: [String] = []
+                    for r in 0..<n {
+                        let row = Array(pair.bytes[(r * k / 32 * 18)..<((r + 1) * k / 32 * 18)])
+                        let w = referenceDecode(.q4_0, row, count: k), offsets = referenceOffsets(.q4_0, row, count: k)
+                        for t in 0..<m {
+                            let (want, magnitude) = referenceIntegerDot(w, offsets: offsets, a, token: t, k: k)
+                            let err = abs(Double(batch[t * n + r]) - want)
+                            if !(err <= 2e-6 * magnitude + 1e-30), bad.count < 4 { bad.append("y[\(t)][\(r)] = \(batch[t * n + r]), expected \(want)") }
+                        }
+                    }
+                    #expect(bad.isEmpty, "x16 decode N=\(n) K=\(k): \(bad.joined(separator: "; "))")
+                    print("interleaved q4_0 int16 decode, set \(set), N=\(n) K=\(k): own kernel, checked against the reference")
+                } else {
+                    #expect(batch == rowMajor, "\(precision) set \(set) N=\(n) K=\(k): differs from the row-major matrix")
+                }
+                // Batch invariance: each token alone gives bitwise its row of the batch.
+                for t in 0..<m {
+                    let alone = KernelSet.withThreadOverride(set) {
+                        product(pair.interleaved, Array(x[(t * k)..<((t + 1) * k)]), m: 1, scratch, path: .decode)
+                    }
+                    #expect(alone == Array(batch[(t * n)..<((t + 1) * n)]), "\(precision) set \(set): token \(t) alone differs from the batch")
+                }
+            }
+        }
+    }
+
+    /// The prompt path (integer GEMM in both precisions, f32 panels) gives bitwise the row-major
+    /// matrix's results, in every set.
+    @Test(arguments: [ActivationPrecision.int16, .int8, .exact])
+    func promptProductsInEverySet(precision: ActivationPrecision) {
+        var rng = TestRNG(seed: 0x16C &+ UInt64(precision.hashValue & 0xFF))
+        for (n, k) in Self.shapes {
+            let pair = InterleavedPair(bytes: randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng), rows: n, columns: k)
+            let m = 13
+            let x = rng.floats(m * k, -2, 2)
+            let scratch: ActivationPrecision? = precision == .exact ? nil : precision
+            for set in KernelSet.allCases {
+                guard let y = KernelSet.withThreadOverride(set, { product(pair.interleaved, x, m: m, scratch, path: .prompt) }) else {
+                    print("interleaved q4_0 prompt, set \(set): skipped (CPU lacks it)")
+                    continue
+                }
+                let rowMajor = KernelSet.withThreadOverride(set) { pair.withRowMajor { product($0, x, m: m, scratch, path: .prompt) } }!
+                #expect(!y.contains { $0.isNaN })
+                #expect(y == rowMajor, "\(precision) prompt set \(set) N=\(n) K=\(k): differs from the row-major matrix")
+            }
+        }
+    }
+
+    /// Several threads split an interleaved matrix in whole groups, and a SwiGLU pair whose gate
+    /// is interleaved and whose up is not still multiplies each row by its own partner.
+    @Test func threadsSplitWholeGroups() {
+        var rng = TestRNG(seed: 0x16D)
+        let n = 80, k = 96, m = 2
+        let gate = InterleavedPair(bytes: randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng), rows: n, columns: k)
+        let upBytes = randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng)
+        let x = rng.floats(m * k, -2, 2)
+        let pool = ComputePool(threads: 3)
+        for precision in [ActivationPrecision.int16, .int8] {
+            let one = product(gate.interleaved, x, m: m, precision, path: .decode)
+            let three = product(gate.interleaved, x, m: m, precision, path: .decode, pool: pool)
+            #expect(one == three, "\(precision): 3 threads differ from 1")
+            let up = upBytes.withUnsafeBytes { u in
+                product(WeightMatrix(kind: .q4_0, rows: n, columns: k, base: u.baseAddress!), x, m: m, precision, path: .decode, pool: pool)
+            }
+            var g = [Float](repeating: .nan, count: m * n), u = [Float](repeating: .nan, count: m * n)
+            upBytes.withUnsafeBytes { ub in
+                let upMatrix = WeightMatrix(kind: .q4_0, rows: n, columns: k, base: ub.baseAddress!)
+                x.withUnsafeBufferPointer { xp in
+                    g.withUnsafeMutableBufferPointer { gp in
+                        u.withUnsafeMutableBufferPointer { up in
+                            gatedLinear(xp.baseAddress!, rows: m, gate: DecodeProduct(gate.interleaved, into: gp.baseAddress!),
+                                        up: DecodeProduct(upMatrix, into: up.baseAddress!), pool: pool,
+                                        quantized: QuantizedActivations(precision), path: .decode)
+                        }
+                    }
+                }
+            }
+            for i in 0..<(m * n) {
+                let silu = three[i] / (1 + exp(-three[i]))
+                #expect(abs(g[i] - silu * up[i]) <= 1e-5 * (abs(silu * up[i]) + 1e-3), "\(precision) element \(i): \(g[i]) vs \(silu * up[i])")
+            }
+        }
+    }
+}
