@@ -284,7 +284,7 @@ int iq_gemm_q8(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t 
     return iq_gemm_q16(kind, w, row_bytes, rows, k, q, NULL, d, tokens, y, ldy);
 }
 
-// The GEMM; with `x16` the weights are q4_0 in the 16-row interleaved layout (iq_x16_*): each
+// The GEMM; with `x16` the weights are in the 16-row interleaved layout (iq_x16_*): each
 // panel's group is restored to row-major rows in the scratch before it is packed.
 static int gemm(int kind, int x16, const void *w, size_t row_bytes, int64_t rows, int64_t k, const int8_t *q,
                 const int8_t *ql, const float *d, int64_t tokens, float *y, size_t ldy) {
@@ -326,7 +326,7 @@ static int gemm(int kind, int x16, const void *w, size_t row_bytes, int64_t rows
             uint8_t *p = panels + np * panel_bytes;
             const uint8_t *rows_at = (const uint8_t *)w + (size_t)(r0 + PANEL * np) * row_bytes;
             if (x16) {
-                iq_x16_deinterleave(rows_at, row_bytes, k, restored);
+                iq_x16_deinterleave(kind, rows_at, row_bytes, k, restored);
                 rows_at = restored;
             }
             pack_panel(kind, rows_at, row_bytes, nrs[np], k, p,

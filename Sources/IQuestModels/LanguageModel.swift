@@ -62,6 +62,9 @@ public protocol LanguageModel: AnyObject {
     /// for numerics at positions past 100,000 without a cache that long (keys, values and the
     /// causal mask keep their own positions).
     var rotaryPositionOffset: Int { get set }
+
+    /// What loading repacked for the kernels (WeightRepacking); nil where nothing can be.
+    var repackReport: RepackReport? { get }
 }
 
 extension LanguageModel {

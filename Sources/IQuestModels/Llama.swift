@@ -285,9 +285,10 @@ final class LlamaLayers {
     }
 }
 
-public final class LlamaModel: LanguageModel, RepackingModel {
+public final class LlamaModel: LanguageModel {
     public let architecture: String
     let repacked: RepackReport
+    public var repackReport: RepackReport? { repacked }
     let layers: LlamaLayers
     /// Keeps the mapped file(s) alive as long as the weights point into them.
     private let storage: AnyObject

@@ -20,9 +20,10 @@ struct LoopGate {
     var bias: [Float]
 }
 
-public final class LoopCoderModel: LanguageModel, RepackingModel {
+public final class LoopCoderModel: LanguageModel {
     public let architecture: String
     let repacked: RepackReport
+    public var repackReport: RepackReport? { repacked }
     /// Keys per query in the local branch (`loop_window_size`).
     public let window: Int
     let layers: LlamaLayers

@@ -12,22 +12,21 @@ public struct RepackReport: Sendable, Equatable {
     public var matrices = 0
     public var bytes = 0
     public var seconds = 0.0
+    /// The weight kinds moved ("q4_0", "q4_0/q4_K").
+    public var kinds = ""
 
     public var summary: String {
         matrices == 0
             ? "weights: used in place (no repacking for this kernel set and weight type)"
-            : "weights: \(matrices) q4_0 matrices (\(bytes >= 1 << 30 ? String(format: "%.2f GiB", Double(bytes) / 1_073_741_824) : String(format: "%.1f MiB", Double(bytes) / 1_048_576))) interleaved 16 rows at a time for "
+            : "weights: \(matrices) \(kinds) matrices (\(bytes >= 1 << 30 ? String(format: "%.2f GiB", Double(bytes) / 1_073_741_824) : String(format: "%.1f MiB", Double(bytes) / 1_048_576))) interleaved 16 rows at a time for "
                 + "\(KernelSet.current) decode in \(String(format: "%.2f", seconds)) s (--repack off to keep them in place)"
     }
 }
 
 extension LanguageModel {
     /// What loading repacked; nil for models that never repack.
-    public var repackReport: RepackReport? { (self as? RepackingModel)?.repacked }
+    public var repackReport: RepackReport? { nil }
 }
-
-/// Models whose weights may be repacked at load.
-protocol RepackingModel { var repacked: RepackReport { get } }
 
 extension LlamaWeights {
     /// Moves every projection matrix that `prefersInterleaving16` into one anonymous arena in the
@@ -57,6 +56,9 @@ extension LlamaWeights {
             done[w.base] = copy
             report.matrices += 1
             report.bytes += w.byteCount
+            if !report.kinds.split(separator: "/").contains(Substring("\(w.kind)")) {
+                report.kinds += (report.kinds.isEmpty ? "" : "/") + "\(w.kind)"
+            }
             return copy
         }
         for i in layers.indices {

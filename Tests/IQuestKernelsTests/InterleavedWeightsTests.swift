@@ -2,7 +2,7 @@ import Foundation
 import IQuestKernels
 import Testing
 
-// q4_0 matrices repacked 16 rows at a time (WeightLayout.interleaved16): the layout against its
+// q4_0 and q4_K matrices repacked 16 rows at a time (WeightLayout.interleaved16): the layout against its
 // definition written out here, and every product on it, in every kernel set the CPU has,
 // against double-precision references (the AVX-512 int16 decode kernel, which is the layout's
 // reason to exist) or bitwise against the same product on the row-major matrix (every other
@@ -10,29 +10,31 @@ import Testing
 
 /// A matrix as stored and its interleaved copy, kept alive together.
 final class InterleavedPair {
+    let kind: WeightKind
     let bytes: [UInt8]
     let copy: UnsafeMutableRawPointer
     let rows: Int, columns: Int
 
-    init(bytes: [UInt8], rows: Int, columns: Int, pool: ComputePool = ComputePool(threads: 1)) {
+    init(_ kind: WeightKind, bytes: [UInt8], rows: Int, columns: Int, pool: ComputePool = ComputePool(threads: 1)) {
+        self.kind = kind
         self.bytes = bytes
         self.rows = rows
         self.columns = columns
         copy = .allocate(byteCount: bytes.count, alignment: 64)
         bytes.withUnsafeBytes { src in
-            _ = WeightMatrix(kind: .q4_0, rows: rows, columns: columns, base: src.baseAddress!).interleaving16(into: copy, pool: pool)
+            _ = WeightMatrix(kind: kind, rows: rows, columns: columns, base: src.baseAddress!).interleaving16(into: copy, pool: pool)
         }
     }
 
     deinit { copy.deallocate() }
 
     var interleaved: WeightMatrix {
-        WeightMatrix(kind: .q4_0, rows: rows, columns: columns, base: UnsafeRawPointer(copy), layout: .interleaved16)
+        WeightMatrix(kind: kind, rows: rows, columns: columns, base: UnsafeRawPointer(copy), layout: .interleaved16)
     }
 
     /// `body` with the row-major matrix (valid only inside).
     func withRowMajor<T>(_ body: (WeightMatrix) -> T) -> T {
-        bytes.withUnsafeBytes { body(WeightMatrix(kind: .q4_0, rows: rows, columns: columns, base: $0.baseAddress!)) }
+        bytes.withUnsafeBytes { body(WeightMatrix(kind: kind, rows: rows, columns: columns, base: $0.baseAddress!)) }
     }
 }
 
@@ -50,41 +52,51 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
 }
 
 @Suite struct InterleavedWeightsTests {
-    static let shapes = [(32, 160), (48, 576), (16, 32), (64, 256)]
+    static let kinds: [WeightKind] = [.q4_0, .q4_K]
 
-    /// Group g, block b: 16 scales (row r at 2r), then vector j holds bytes 4j…4j+3 of each
-    /// row's nibbles at 32 + 64j + 4r; groups and blocks in order.
-    @Test func layoutFollowsItsDefinition() {
+    static func shapes(_ kind: WeightKind) -> [(Int, Int)] {
+        kind == .q4_K ? [(32, 512), (16, 256), (48, 768)] : [(32, 160), (48, 576), (16, 32), (64, 256)]
+    }
+
+    /// Group g, block b (32 elements for q4_0, 256 for q4_K): piece after piece of the 16 rows'
+    /// block, row r's piece at width·r. q4_0: the 2-byte scale, then 4 × 4 nibble bytes. q4_K:
+    /// d and dmin (2 bytes each), 3 × 4 bytes of packed scales, 32 × 4 nibble bytes.
+    @Test(arguments: kinds)
+    func layoutFollowsItsDefinition(kind: WeightKind) {
         var rng = TestRNG(seed: 0x16A)
-        for (n, k) in Self.shapes {
-            let bytes = randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng)
-            let pair = InterleavedPair(bytes: bytes, rows: n, columns: k, pool: ComputePool(threads: 3))
+        var pieces: [(offset: Int, width: Int)] = kind == .q4_K ? [(0, 2), (2, 2)] : [(0, 2)]
+        let head = kind == .q4_K ? 4 : 2
+        for offset in stride(from: head, to: kind.bytesPerBlock, by: 4) { pieces.append((offset, 4)) }
+        for (n, k) in Self.shapes(kind) {
+            let bytes = randomWeightBytes(kind, rows: n, columns: k, rng: &rng)
+            let pair = InterleavedPair(kind, bytes: bytes, rows: n, columns: k, pool: ComputePool(threads: 3))
             let got = Array(UnsafeRawBufferPointer(start: pair.copy, count: bytes.count))
             var want: [UInt8] = []
-            let rowBytes = k / 32 * 18
+            let rowBytes = kind.rowBytes(columns: k)
             for g in 0..<(n / 16) {
-                for b in 0..<(k / 32) {
-                    func block(_ r: Int) -> Int { (16 * g + r) * rowBytes + 18 * b }
-                    for r in 0..<16 { want += bytes[block(r)..<(block(r) + 2)] }
-                    for j in 0..<4 { for r in 0..<16 { want += bytes[(block(r) + 2 + 4 * j)..<(block(r) + 6 + 4 * j)] } }
+                for b in 0..<(k / kind.blockSize) {
+                    func block(_ r: Int) -> Int { (16 * g + r) * rowBytes + kind.bytesPerBlock * b }
+                    for (offset, width) in pieces {
+                        for r in 0..<16 { want += bytes[(block(r) + offset)..<(block(r) + offset + width)] }
+                    }
                 }
             }
-            #expect(got == want, "N=\(n) K=\(k)")
+            #expect(got == want, "\(kind) N=\(n) K=\(k)")
         }
     }
 
     /// Decode products for 1…5 tokens, int16 / int8 / f32 activations, in every set.
-    @Test(arguments: [ActivationPrecision.int16, .int8, .exact])
-    func decodeProductsInEverySet(precision: ActivationPrecision) {
+    @Test(arguments: kinds, [ActivationPrecision.int16, .int8, .exact])
+    func decodeProductsInEverySet(kind: WeightKind, precision: ActivationPrecision) {
         var rng = TestRNG(seed: 0x16B &+ UInt64(precision.hashValue & 0xFF))
-        for (n, k) in Self.shapes {
-            let pair = InterleavedPair(bytes: randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng), rows: n, columns: k)
+        for (n, k) in Self.shapes(kind) {
+            let pair = InterleavedPair(kind, bytes: randomWeightBytes(kind, rows: n, columns: k, rng: &rng), rows: n, columns: k)
             let m = 5
             let x = rng.floats(m * k, -2, 2)
             let scratch: ActivationPrecision? = precision == .exact ? nil : precision
             for set in KernelSet.allCases {
                 guard let batch = KernelSet.withThreadOverride(set, { product(pair.interleaved, x, m: m, scratch, path: .decode) }) else {
-                    print("interleaved q4_0 decode, set \(set): skipped (CPU lacks it)")
+                    print("interleaved \(kind) decode, set \(set): skipped (CPU lacks it)")
                     continue
                 }
                 let rowMajor = KernelSet.withThreadOverride(set) { pair.withRowMajor { product($0, x, m: m, scratch, path: .decode) } }!
@@ -93,25 +105,26 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
                     let a = referenceQuantize(x, .int16)
                     var bad: [String] = []
                     for r in 0..<n {
-                        let row = Array(pair.bytes[(r * k / 32 * 18)..<((r + 1) * k / 32 * 18)])
-                        let w = referenceDecode(.q4_0, row, count: k), offsets = referenceOffsets(.q4_0, row, count: k)
+                        let rowBytes = kind.rowBytes(columns: k)
+                        let row = Array(pair.bytes[(r * rowBytes)..<((r + 1) * rowBytes)])
+                        let w = referenceDecode(kind, row, count: k), offsets = referenceOffsets(kind, row, count: k)
                         for t in 0..<m {
                             let (want, magnitude) = referenceIntegerDot(w, offsets: offsets, a, token: t, k: k)
                             let err = abs(Double(batch[t * n + r]) - want)
                             if !(err <= 2e-6 * magnitude + 1e-30), bad.count < 4 { bad.append("y[\(t)][\(r)] = \(batch[t * n + r]), expected \(want)") }
                         }
                     }
-                    #expect(bad.isEmpty, "x16 decode N=\(n) K=\(k): \(bad.joined(separator: "; "))")
-                    print("interleaved q4_0 int16 decode, set \(set), N=\(n) K=\(k): own kernel, checked against the reference")
+                    #expect(bad.isEmpty, "\(kind) x16 decode N=\(n) K=\(k): \(bad.joined(separator: "; "))")
+                    print("interleaved \(kind) int16 decode, set \(set), N=\(n) K=\(k): own kernel, checked against the reference")
                 } else {
-                    #expect(batch == rowMajor, "\(precision) set \(set) N=\(n) K=\(k): differs from the row-major matrix")
+                    #expect(batch == rowMajor, "\(kind) \(precision) set \(set) N=\(n) K=\(k): differs from the row-major matrix")
                 }
                 // Batch invariance: each token alone gives bitwise its row of the batch.
                 for t in 0..<m {
                     let alone = KernelSet.withThreadOverride(set) {
                         product(pair.interleaved, Array(x[(t * k)..<((t + 1) * k)]), m: 1, scratch, path: .decode)
                     }
-                    #expect(alone == Array(batch[(t * n)..<((t + 1) * n)]), "\(precision) set \(set): token \(t) alone differs from the batch")
+                    #expect(alone == Array(batch[(t * n)..<((t + 1) * n)]), "\(kind) \(precision) set \(set): token \(t) alone differs from the batch")
                 }
             }
         }
@@ -119,22 +132,22 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
 
     /// The prompt path (integer GEMM in both precisions, f32 panels) gives bitwise the row-major
     /// matrix's results, in every set.
-    @Test(arguments: [ActivationPrecision.int16, .int8, .exact])
-    func promptProductsInEverySet(precision: ActivationPrecision) {
+    @Test(arguments: kinds, [ActivationPrecision.int16, .int8, .exact])
+    func promptProductsInEverySet(kind: WeightKind, precision: ActivationPrecision) {
         var rng = TestRNG(seed: 0x16C &+ UInt64(precision.hashValue & 0xFF))
-        for (n, k) in Self.shapes {
-            let pair = InterleavedPair(bytes: randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng), rows: n, columns: k)
+        for (n, k) in Self.shapes(kind) {
+            let pair = InterleavedPair(kind, bytes: randomWeightBytes(kind, rows: n, columns: k, rng: &rng), rows: n, columns: k)
             let m = 13
             let x = rng.floats(m * k, -2, 2)
             let scratch: ActivationPrecision? = precision == .exact ? nil : precision
             for set in KernelSet.allCases {
                 guard let y = KernelSet.withThreadOverride(set, { product(pair.interleaved, x, m: m, scratch, path: .prompt) }) else {
-                    print("interleaved q4_0 prompt, set \(set): skipped (CPU lacks it)")
+                    print("interleaved \(kind) prompt, set \(set): skipped (CPU lacks it)")
                     continue
                 }
                 let rowMajor = KernelSet.withThreadOverride(set) { pair.withRowMajor { product($0, x, m: m, scratch, path: .prompt) } }!
                 #expect(!y.contains { $0.isNaN })
-                #expect(y == rowMajor, "\(precision) prompt set \(set) N=\(n) K=\(k): differs from the row-major matrix")
+                #expect(y == rowMajor, "\(kind) \(precision) prompt set \(set) N=\(n) K=\(k): differs from the row-major matrix")
             }
         }
     }
@@ -144,7 +157,7 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
     @Test func threadsSplitWholeGroups() {
         var rng = TestRNG(seed: 0x16D)
         let n = 80, k = 96, m = 2
-        let gate = InterleavedPair(bytes: randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng), rows: n, columns: k)
+        let gate = InterleavedPair(.q4_0, bytes: randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng), rows: n, columns: k)
         let upBytes = randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng)
         let x = rng.floats(m * k, -2, 2)
         let pool = ComputePool(threads: 3)
