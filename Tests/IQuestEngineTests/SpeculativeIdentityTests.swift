@@ -161,6 +161,11 @@ struct SpeculativeIdentityTests {
 @Suite("Speculative decoding on SmolLM2 (Q4_1 GGUF)")
 struct SmolLM2SpeculativeTests {
     static func model() throws -> LoadedModel {
+        try LoadedModel.load(path: try modelPath(), threads: 2)
+    }
+
+    /// The SmolLM2 Q4_1 asset (tools/fetch-assets.sh), in IQUEST_CACHE or ~/.cache/iquest.
+    static func modelPath() throws -> String {
         let env = ProcessInfo.processInfo.environment["IQUEST_CACHE"]
         let base = (env?.isEmpty == false) ? URL(fileURLWithPath: env!)
             : FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/iquest")
@@ -168,7 +173,7 @@ struct SmolLM2SpeculativeTests {
         guard FileManager.default.fileExists(atPath: path) else {
             throw EngineTestFailure("missing test asset \(path); run tools/fetch-assets.sh to download it")
         }
-        return try LoadedModel.load(path: path, threads: 2)
+        return path
     }
 
     /// A copy-heavy prompt (code, then its first lines again) and an open-ended one, greedy,
