@@ -1,4 +1,4 @@
-// q4_0 and q4_K weights with rows interleaved 16 at a time ("x16"), the layout the AVX-512
+// q4_0, q4_K and q6_K weights with rows interleaved 16 at a time ("x16"), the layout the AVX-512
 // decode kernels want: one vector lane per row, so a block of 16 rows costs a few vector µops
 // instead of ~9 per row (the row-major kernels' widening, horizontal sums and per-row scales).
 // Repacked at load (same bytes, same size); the layout is in iquest_ckernels.h.
@@ -11,7 +11,11 @@
 // rows' exact integer sums Σ n·q per activation block of 32. Then per block, for 16 rows at once:
 //   q4_0: acc += float(Σ n·q) · (d_w·d[b]),           off += d_w · (−8·s[b])
 //   q4_K: acc += float(Σ n·q) · ((d·sc_j)·d[b]),      off += (dmin·m_j) · (−s[b])
-// and y = acc + off. Several tokens share each group's unpacking; a token's steps are the
+// and y = acc + off. q6_K builds each 6-bit code c from a nibble and a 2-bit pair (one
+// vpternlogd) and keeps two sums per block, one per 16-element scale, the codes' offset of 32
+// taken off each sum with the activation's Σq over those 16 (h16):
+//   q6_K: acc += float(Σ_16 c·q − 32·Σ_16 q) · ((d·sc_i)·d[b]) for both halves i of block b.
+// Several tokens share each group's unpacking; a token's steps are the
 // single-token ones in the same order, so its result is bitwise the same alone or batched.
 //
 // Every other product on this layout (other kernel sets, int8 or f32 activations, the f32
@@ -27,12 +31,21 @@
 // A row's block is cut into pieces of 2 or 4 bytes; the group stores piece i of all 16 rows
 // together (row r at 2r or 4r), pieces in order. q4_0 (18 bytes): the f16 scale, then 4 × 4
 // nibble bytes. q4_K (144 bytes): d, dmin, 3 × 4 bytes of packed scales, 32 × 4 nibble bytes.
-static int block_elements(int kind) { return kind == IQ_Q4_K ? 256 : 32; }
-static int block_bytes(int kind) { return kind == IQ_Q4_K ? 144 : 18; }
-static int piece_width(int kind, int offset) { return offset < (kind == IQ_Q4_K ? 4 : 2) ? 2 : 4; }
+// q6_K (210 bytes): 32 × 4 bytes of low nibbles, 16 × 4 of high bit pairs, 4 × 4 of int8
+// scales, then d.
+#define MAX_BLOCK_BYTES 210
+static int block_elements(int kind) { return kind == IQ_Q4_0 ? 32 : 256; }
+static int block_bytes(int kind) { return kind == IQ_Q4_0 ? 18 : kind == IQ_Q4_K ? 144 : 210; }
+static int piece_width(int kind, int offset) {
+    switch (kind) {
+    case IQ_Q4_0: return offset < 2 ? 2 : 4;
+    case IQ_Q4_K: return offset < 4 ? 2 : 4;
+    default: return offset < 208 ? 4 : 2;
+    }
+}
 
 int iq_x16_preferred(int kind, int set) {
-    return (kind == IQ_Q4_0 || kind == IQ_Q4_K) && set == IQ_SET_AVX512 && iq_kernel_set_supported(set);
+    return (kind == IQ_Q4_0 || kind == IQ_Q4_K || kind == IQ_Q6_K) && set == IQ_SET_AVX512 && iq_kernel_set_supported(set);
 }
 
 // Moves one block of 16 rows between the row-major rows (rows row_bytes apart, at block
@@ -107,7 +120,7 @@ void iq_x16_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, co
         if (rm) { iq_dot_rows(kind, rm, row_bytes, GROUP, x, k, y + GROUP * g); continue; }
         for (int r = 0; r < GROUP; r++) {
             float acc = 0, part;
-            uint8_t blk[144];
+            uint8_t blk[MAX_BLOCK_BYTES];
             for (int64_t b = 0; b < k / be; b++) {
                 restore_block(kind, group, r, b, blk);
                 iq_dot_rows(kind, blk, block_bytes(kind), 1, x + b * be, be, &part);
@@ -122,7 +135,7 @@ void iq_x16_pack_panel16(int kind, const void *w, size_t row_bytes, int64_t rows
     const uint8_t *rm = restore_group(kind, w, row_bytes, k);
     if (rm) { iq_pack_panel16(kind, rm, row_bytes, rows, k, panel); return; }
     const int be = block_elements(kind);
-    uint8_t blk[144];
+    uint8_t blk[MAX_BLOCK_BYTES];
     float values[256];
     for (int j = 0; j < GROUP; j++)
         for (int64_t b = 0; b < k / be; b++) {
@@ -140,7 +153,7 @@ static void restored_group_dots(int kind, const uint8_t *group, size_t row_bytes
     if (rm) { iq_dot_rows_q16_batch(kind, rm, row_bytes, GROUP, q16, d, s, k, tokens, y, ldy); return; }
     const int be = block_elements(kind);
     const int64_t blocks = k / 32;
-    uint8_t blk[144];
+    uint8_t blk[MAX_BLOCK_BYTES];
     for (int64_t t = 0; t < tokens; t++)
         for (int r = 0; r < GROUP; r++) {
             float acc = 0, part;
@@ -172,13 +185,17 @@ void iq_x16_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows,
 #if defined(__x86_64__) && defined(__AVX2__)
 #include <immintrin.h>
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define PREFETCH_AHEAD 2048
+// Software prefetch 8 KiB ahead into L2: one stream per thread at DRAM latency needs more bytes in
+// flight than the hardware prefetcher keeps (kbench, 7B-shape q4_0 rows from DRAM, 2 threads:
+// 2 KiB into L1 26.6 GB/s, 4-16 KiB into L2 29.1-29.9, the probe's plain read 31.5).
+#define PREFETCH_AHEAD 8192
+#define PREFETCH_HINT _MM_HINT_T1
 #define MAX_GROUP_TOKENS 4
 
 // The activation's int16 quants in the order the nibble pairs come out, per block of 32, as
 // dwords. q4_0 (byte j holds elements j and j + 16), per 4 bytes j = 4v…4v+3:
 // (x[4v], x[4v+2]), (x[4v+16], x[4v+18]), (x[4v+1], x[4v+3]), (x[4v+17], x[4v+19]).
-// q4_K (a block's 32 elements come from the low or the high nibbles of 32 bytes), per v = 0…7:
+// q4_K and q6_K (a block's 32 elements come from 32 consecutive bytes), per v = 0…7:
 // (x[4v], x[4v+2]), (x[4v+1], x[4v+3]).
 static void permute_quants(int kind, const int16_t *q, int64_t k, int16_t *p) {
     for (int64_t b = 0; b < k / 32; b++) {
@@ -188,7 +205,7 @@ static void permute_quants(int kind, const int16_t *q, int64_t k, int16_t *p) {
             o[0] = x[4 * v], o[1] = x[4 * v + 2], o[2] = x[4 * v + 16], o[3] = x[4 * v + 18];
             o[4] = x[4 * v + 1], o[5] = x[4 * v + 3], o[6] = x[4 * v + 17], o[7] = x[4 * v + 19];
         }
-        for (int v = 0; v < 8 && kind == IQ_Q4_K; v++, o += 4)
+        for (int v = 0; v < 8 && kind != IQ_Q4_0; v++, o += 4)
             o[0] = x[4 * v], o[1] = x[4 * v + 2], o[2] = x[4 * v + 1], o[3] = x[4 * v + 3];
     }
 }
@@ -206,14 +223,16 @@ static inline __attribute__((always_inline)) AVX512_TARGET __m512i dp(__m512i ac
 
 // q4_0: one group of 16 rows against nt ≤ 4 tokens (permuted quants p + t·k): y[t·ldy + r].
 static AVX512_TARGET __attribute__((always_inline)) inline void group_q4_0(
-    const uint8_t *group, const int16_t *p, const float *d, const float *s, int64_t k, const int nt, float *y, size_t ldy) {
+    const uint8_t *group, const int16_t *p, const float *d, const float *s, const int32_t *h16, int64_t k, const int nt,
+    float *y, size_t ldy) {
+    (void)h16;
     const int64_t blocks = k / 32;
     const __m512i low = _mm512_set1_epi32(0x000F000F);
     __m512 acc[MAX_GROUP_TOKENS], off[MAX_GROUP_TOKENS];
     for (int t = 0; t < nt; t++) acc[t] = off[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < blocks; b++) {
         const uint8_t *blk = group + (size_t)b * GROUP * 18;   // 32 bytes of scales, 4 nibble vectors
-        for (int line = 0; line < GROUP * 18; line += 64) _mm_prefetch((const char *)blk + PREFETCH_AHEAD + line, _MM_HINT_T0);
+        for (int line = 0; line < GROUP * 18; line += 64) _mm_prefetch((const char *)blk + PREFETCH_AHEAD + line, PREFETCH_HINT);
         __m512i even[MAX_GROUP_TOKENS], odd[MAX_GROUP_TOKENS];
         for (int t = 0; t < nt; t++) even[t] = odd[t] = _mm512_setzero_si512();
         for (int v = 0; v < 4; v++) {
@@ -247,7 +266,9 @@ static inline AVX512_TARGET __m512i scale_of(int j, __m512i lo, __m512i hi, int 
 
 // q4_K: one group of 16 rows against nt ≤ 4 tokens.
 static AVX512_TARGET __attribute__((always_inline)) inline void group_q4_K(
-    const uint8_t *group, const int16_t *p, const float *d, const float *s, int64_t k, const int nt, float *y, size_t ldy) {
+    const uint8_t *group, const int16_t *p, const float *d, const float *s, const int32_t *h16, int64_t k, const int nt,
+    float *y, size_t ldy) {
+    (void)h16;
     const int64_t blocks = k / 32;
     const __m512i low = _mm512_set1_epi32(0x000F000F);
     __m512 acc[MAX_GROUP_TOKENS], off[MAX_GROUP_TOKENS];
@@ -258,9 +279,13 @@ static AVX512_TARGET __attribute__((always_inline)) inline void group_q4_K(
         const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk));
         const __m512 dminv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + 32)));
         const __m512i s0 = _mm512_loadu_si512(blk + 64), s1 = _mm512_loadu_si512(blk + 128), s2 = _mm512_loadu_si512(blk + 192);
+        // Unrolled so the scales' shift counts are immediates (no variable shifts, no branches).
+#pragma clang loop unroll(full)
         for (int pair = 0; pair < 4; pair++) {
             const uint8_t *nib = blk + 256 + 512 * pair;
-            for (int line = 0; line < 512; line += 64) _mm_prefetch((const char *)nib + PREFETCH_AHEAD + line, _MM_HINT_T0);
+            // A quarter of the super-block's 2304 bytes ahead, headers included.
+            for (int line = 0; line < 576; line += 64)
+                _mm_prefetch((const char *)blk + PREFETCH_AHEAD + 576 * pair + line, PREFETCH_HINT);
             __m512i even[MAX_GROUP_TOKENS], odd[MAX_GROUP_TOKENS];
             for (int t = 0; t < nt; t++) even[t] = odd[t] = _mm512_setzero_si512();
             const int64_t b0 = sb * 8 + 2 * pair;   // activation blocks of sub-blocks 2·pair (low nibbles) and +1 (high)
@@ -288,16 +313,79 @@ static AVX512_TARGET __attribute__((always_inline)) inline void group_q4_K(
     for (int t = 0; t < nt; t++) _mm512_storeu_ps(y + (size_t)t * ldy, _mm512_add_ps(acc[t], off[t]));
 }
 
+// q6_K: one group of 16 rows against nt ≤ 4 tokens. Element e = 128h + 32c + l of a super-block
+// (kquants.c): code = (ql[64h + l + 32(c&1)] >> 4(c>>1) & 15) | (qh[32h + l] >> 2c & 3) << 4.
+static AVX512_TARGET __attribute__((always_inline)) inline void group_q6_K(
+    const uint8_t *group, const int16_t *p, const float *d, const float *s, const int32_t *h16, int64_t k, const int nt,
+    float *y, size_t ldy) {
+    (void)s;
+    const int64_t blocks = k / 32;
+    const __m512i low = _mm512_set1_epi32(0x000F000F), pairs = _mm512_set1_epi32(0x00300030);
+    __m512 acc[MAX_GROUP_TOKENS];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t sb = 0; sb < k / 256; sb++) {
+        // 32 vectors of low nibbles, 16 of high bit pairs, 4 of scales (32·64 B, 16·64, 4·64), 32 bytes of d.
+        const uint8_t *blk = group + (size_t)sb * GROUP * 210;
+        const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + 3328)));
+        for (int h = 0; h < 2; h++) {
+            // Unrolled so every shift count is an immediate (no variable shifts, no branches).
+#pragma clang loop unroll(full)
+            for (int c = 0; c < 4; c++) {
+                __m512i first[MAX_GROUP_TOKENS], second[MAX_GROUP_TOKENS];
+                for (int t = 0; t < nt; t++) first[t] = second[t] = _mm512_setzero_si512();
+                const int64_t b = sb * 8 + 4 * h + c;   // the activation block of these 32 elements
+                // An eighth of the super-block's 3360 bytes ahead, spread over the block.
+                for (int line = 0; line < 448; line += 64)
+                    _mm_prefetch((const char *)blk + PREFETCH_AHEAD + 448 * (4 * h + c) + line, PREFETCH_HINT);
+                for (int v = 0; v < 8; v++) {
+                    const __m512i src = _mm512_loadu_si512(blk + 64 * (16 * h + 8 * (c & 1) + v));
+                    const __m512i hb = _mm512_loadu_si512(blk + 2048 + 64 * (8 * h + v));
+                    const int ns = 4 * (c >> 1), hs = 2 * c;
+                    // Bit pairs moved to bits 4–5 of each int16 lane (bytes 0 and 2; then 1 and 3).
+                    const __m512i he = _mm512_and_si512(hs >= 4 ? _mm512_srli_epi32(hb, hs - 4) : _mm512_slli_epi32(hb, 4 - hs), pairs);
+                    const __m512i ho = _mm512_and_si512(_mm512_srli_epi32(hb, hs + 4), pairs);
+                    // (nibble & 15) | pair: vpternlogd with table 0xEC = (a & c) | b.
+                    // The codes' offset of 32 is taken off the sums below, not here.
+                    const __m512i ce = _mm512_ternarylogic_epi32(_mm512_srli_epi32(src, ns), he, low, 0xEC);
+                    const __m512i co = _mm512_ternarylogic_epi32(_mm512_srli_epi32(src, ns + 8), ho, low, 0xEC);
+                    for (int t = 0; t < nt; t++) {
+                        const int16_t *a = p + t * k + 32 * b + 4 * v;
+                        if (v < 4) first[t] = dp(dp(first[t], ce, a), co, a + 2);
+                        else second[t] = dp(dp(second[t], ce, a), co, a + 2);
+                    }
+                }
+                // int8 scales 8h + 2c and 8h + 2c + 1: bytes of the scale vectors, sign-extended.
+                const int j = 8 * h + 2 * c;
+                const __m512i sv = _mm512_loadu_si512(blk + 3072 + 64 * (j / 4));
+                const __m512 sc0 = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(sv, 24 - 8 * (j % 4)), 24));
+                const __m512 sc1 = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(sv, 16 - 8 * (j % 4)), 24));
+                const __m512 ds0 = _mm512_mul_ps(dv, sc0), ds1 = _mm512_mul_ps(dv, sc1);
+                for (int t = 0; t < nt; t++) {
+                    // Σ (c − 32)·q = Σ c·q − 32·Σ q, Σ q per 16 activation quants from h16.
+                    const int32_t *sums = h16 + t * (k / 16) + 2 * b;
+                    first[t] = _mm512_sub_epi32(first[t], _mm512_set1_epi32(32 * sums[0]));
+                    second[t] = _mm512_sub_epi32(second[t], _mm512_set1_epi32(32 * sums[1]));
+                    const __m512 da = _mm512_set1_ps(d[t * blocks + b]);
+                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(first[t]), _mm512_mul_ps(ds0, da), acc[t]);
+                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(second[t]), _mm512_mul_ps(ds1, da), acc[t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm512_storeu_ps(y + (size_t)t * ldy, acc[t]);
+}
+
 #define GROUP_CALL(FN)                                                                                     \
     switch (nt) { /* nt a constant in each call, so the per-token arrays stay in registers */              \
-    case 4: FN(group, pt, dt, st, k, 4, yt, ldy); break;                                                   \
-    case 3: FN(group, pt, dt, st, k, 3, yt, ldy); break;                                                   \
-    case 2: FN(group, pt, dt, st, k, 2, yt, ldy); break;                                                   \
-    default: FN(group, pt, dt, st, k, 1, yt, ldy); break;                                                  \
+    case 4: FN(group, pt, dt, st, ht, k, 4, yt, ldy); break;                                                   \
+    case 3: FN(group, pt, dt, st, ht, k, 3, yt, ldy); break;                                                   \
+    case 2: FN(group, pt, dt, st, ht, k, 2, yt, ldy); break;                                                   \
+    default: FN(group, pt, dt, st, ht, k, 1, yt, ldy); break;                                                  \
     }
 
 static AVX512_TARGET void groups512(int kind, const uint8_t *w, size_t row_bytes, int64_t rows, const int16_t *p,
-                                    const float *d, const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {
+                                    const float *d, const float *s, const int32_t *h16, int64_t k, int64_t tokens,
+                                    float *y, size_t ldy) {
     const int64_t blocks = k / 32;
     for (int64_t g = 0; g < rows / GROUP; g++) {
         const uint8_t *group = w + (size_t)g * GROUP * row_bytes;
@@ -306,21 +394,24 @@ static AVX512_TARGET void groups512(int kind, const uint8_t *w, size_t row_bytes
             const int64_t nt = tokens - t < MAX_GROUP_TOKENS ? tokens - t : MAX_GROUP_TOKENS;
             const int16_t *pt = p + t * k;
             const float *dt = d + t * blocks, *st = s + t * blocks;
+            const int32_t *ht = h16 + t * (k / 16);
             float *yt = y + (size_t)t * ldy + GROUP * g;
             if (kind == IQ_Q4_0) { GROUP_CALL(group_q4_0) }
-            else { GROUP_CALL(group_q4_K) }
+            else if (kind == IQ_Q4_K) { GROUP_CALL(group_q4_K) }
+            else { GROUP_CALL(group_q6_K) }
         }
     }
 }
 
-// Per-thread copy of the permuted quants.
+// Per-thread copy of the permuted quants (tokens × k), then for q6_K each token's sums of its
+// quants per 16 (tokens × k/16 int32).
 static _Thread_local int16_t *permuted;
 static _Thread_local size_t permuted_capacity;
 
 static int fast_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
                     const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {
     if (iq_kernel_set() != IQ_SET_AVX512) return 0;
-    const size_t need = (size_t)(tokens * k);
+    const size_t need = (size_t)(tokens * k) + (size_t)(tokens * k) / 8;
     if (need > permuted_capacity) {
         int16_t *grown = malloc(need * sizeof(int16_t));
         if (!grown) return 0;
@@ -328,8 +419,16 @@ static int fast_q16(int kind, const void *w, size_t row_bytes, int64_t rows, con
         permuted = grown;
         permuted_capacity = need;
     }
-    for (int64_t t = 0; t < tokens; t++) permute_quants(kind, q + t * k, k, permuted + t * k);
-    groups512(kind, w, row_bytes, rows, permuted, d, s, k, tokens, y, ldy);
+    int32_t *h16 = (int32_t *)(permuted + tokens * k);
+    for (int64_t t = 0; t < tokens; t++) {
+        permute_quants(kind, q + t * k, k, permuted + t * k);
+        for (int64_t i = 0; kind == IQ_Q6_K && i < k / 16; i++) {
+            int32_t sum = 0;
+            for (int e = 0; e < 16; e++) sum += q[t * k + 16 * i + e];
+            h16[t * (k / 16) + i] = sum;
+        }
+    }
+    groups512(kind, w, row_bytes, rows, permuted, d, s, h16, k, tokens, y, ldy);
     return 1;
 }
 #else
