@@ -18,7 +18,7 @@
 #include "avx2_common.h"
 
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define PREFETCH_AHEAD 2048
+#define PREFETCH_AHEAD 8192
 // Rows per chunk when several tokens share the call (16 rows of q8_0 at K = 5120: 170 KiB, in L2).
 #define ROW_CHUNK 16
 
@@ -45,10 +45,10 @@
                 const int n = blocks - b0 < 8 ? (int)(blocks - b0) : 8;                                   \
                 const __mmask8 live = (__mmask8)((1u << n) - 1);                                          \
                 const uint8_t *base = row + (size_t)block * b0;                                           \
-                _mm_prefetch((const char *)(base + PREFETCH_AHEAD), _MM_HINT_T0);                         \
-                _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 64), _MM_HINT_T0);                    \
-                _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 128), _MM_HINT_T0);                   \
-                if (KIND == IQ_Q8_0) _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 192), _MM_HINT_T0); \
+                _mm_prefetch((const char *)(base + PREFETCH_AHEAD), _MM_HINT_T1);                         \
+                _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 64), _MM_HINT_T1);                    \
+                _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 128), _MM_HINT_T1);                   \
+                if (KIND == IQ_Q8_0) _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 192), _MM_HINT_T1); \
                 const __m256i heads = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), live, starts, base, 1); \
                 const __m256 dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(heads));                          \
                 const __m256 dv = _mm256_maskz_loadu_ps(live, d + b0), sv = _mm256_maskz_loadu_ps(live, s + b0); \
@@ -104,10 +104,10 @@ DEFINE_ROWS_512(rows512_q4_1, IQ_Q4_1)
                 const int n = blocks - b0 < 8 ? (int)(blocks - b0) : 8;                                   \
                 const __mmask8 live = (__mmask8)((1u << n) - 1);                                          \
                 const uint8_t *base = row + (size_t)block * b0;                                           \
-                _mm_prefetch((const char *)(base + PREFETCH_AHEAD), _MM_HINT_T0);                         \
-                _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 64), _MM_HINT_T0);                    \
-                _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 128), _MM_HINT_T0);                   \
-                if (KIND == IQ_Q8_0) _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 192), _MM_HINT_T0); \
+                _mm_prefetch((const char *)(base + PREFETCH_AHEAD), _MM_HINT_T1);                         \
+                _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 64), _MM_HINT_T1);                    \
+                _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 128), _MM_HINT_T1);                   \
+                if (KIND == IQ_Q8_0) _mm_prefetch((const char *)(base + PREFETCH_AHEAD + 192), _MM_HINT_T1); \
                 const __m256i heads = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), live, starts, base, 1); \
                 const __m256 dw = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(heads));                          \
                 float scale[4][8];                                                                        \

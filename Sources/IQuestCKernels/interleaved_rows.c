@@ -1,4 +1,4 @@
-// q4_0, q4_K and q6_K weights with rows interleaved 16 at a time ("x16"), the layout the AVX-512
+// q8_0, q4_0, q4_1, q4_K and q6_K weights with rows interleaved 16 at a time ("x16"), the layout the AVX-512
 // decode kernels want: one vector lane per row, so a block of 16 rows costs a few vector µops
 // instead of ~9 per row (the row-major kernels' widening, horizontal sums and per-row scales).
 // Repacked at load (same bytes, same size); the layout is in iquest_ckernels.h.
@@ -10,8 +10,10 @@
 // quants, broadcast as one dword from a permuted copy, in one vpdpwssd, which leaves the 16
 // rows' exact integer sums Σ n·q per activation block of 32. Then per block, for 16 rows at once:
 //   q4_0: acc += float(Σ n·q) · (d_w·d[b]),           off += d_w · (−8·s[b])
+//   q4_1: acc += float(Σ n·q) · (d_w·d[b]),           off += m_w · s[b]
 //   q4_K: acc += float(Σ n·q) · ((d·sc_j)·d[b]),      off += (dmin·m_j) · (−s[b])
-// and y = acc + off. q6_K builds each 6-bit code c from a nibble and a 2-bit pair (one
+// and y = acc + off. q8_0 widens its int8 quants by shifts (two int16 quants per lane) and
+// keeps acc only. q6_K builds each 6-bit code c from a nibble and a 2-bit pair (one
 // vpternlogd) and keeps two sums per block, one per 16-element scale, the codes' offset of 32
 // taken off each sum with the activation's Σq over those 16 (h16):
 //   q6_K: acc += float(Σ_16 c·q − 32·Σ_16 q) · ((d·sc_i)·d[b]) for both halves i of block b.
@@ -30,22 +32,31 @@
 
 // A row's block is cut into pieces of 2 or 4 bytes; the group stores piece i of all 16 rows
 // together (row r at 2r or 4r), pieces in order. q4_0 (18 bytes): the f16 scale, then 4 × 4
-// nibble bytes. q4_K (144 bytes): d, dmin, 3 × 4 bytes of packed scales, 32 × 4 nibble bytes.
+// nibble bytes. q4_1 (20 bytes): d, m, 4 × 4 nibble bytes. q8_0 (34 bytes): d, 8 × 4 int8
+// quants. q4_K (144 bytes): d, dmin, 3 × 4 bytes of packed scales, 32 × 4 nibble bytes.
 // q6_K (210 bytes): 32 × 4 bytes of low nibbles, 16 × 4 of high bit pairs, 4 × 4 of int8
 // scales, then d.
 #define MAX_BLOCK_BYTES 210
-static int block_elements(int kind) { return kind == IQ_Q4_0 ? 32 : 256; }
-static int block_bytes(int kind) { return kind == IQ_Q4_0 ? 18 : kind == IQ_Q4_K ? 144 : 210; }
+static int block_elements(int kind) { return kind == IQ_Q4_K || kind == IQ_Q6_K ? 256 : 32; }
+static int block_bytes(int kind) {
+    switch (kind) {
+    case IQ_Q4_0: return 18;
+    case IQ_Q4_1: return 20;
+    case IQ_Q8_0: return 34;
+    case IQ_Q4_K: return 144;
+    default: return 210;
+    }
+}
 static int piece_width(int kind, int offset) {
     switch (kind) {
-    case IQ_Q4_0: return offset < 2 ? 2 : 4;
-    case IQ_Q4_K: return offset < 4 ? 2 : 4;
+    case IQ_Q4_0: case IQ_Q8_0: return offset < 2 ? 2 : 4;
+    case IQ_Q4_1: case IQ_Q4_K: return offset < 4 ? 2 : 4;
     default: return offset < 208 ? 4 : 2;
     }
 }
 
 int iq_x16_preferred(int kind, int set) {
-    return (kind == IQ_Q4_0 || kind == IQ_Q4_K || kind == IQ_Q6_K) && set == IQ_SET_AVX512 && iq_kernel_set_supported(set);
+    return (kind == IQ_Q4_0 || kind == IQ_Q4_1 || kind == IQ_Q8_0 || kind == IQ_Q4_K || kind == IQ_Q6_K) && set == IQ_SET_AVX512 && iq_kernel_set_supported(set);
 }
 
 // Moves one block of 16 rows between the row-major rows (rows row_bytes apart, at block
@@ -193,19 +204,20 @@ void iq_x16_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows,
 #define MAX_GROUP_TOKENS 4
 
 // The activation's int16 quants in the order the nibble pairs come out, per block of 32, as
-// dwords. q4_0 (byte j holds elements j and j + 16), per 4 bytes j = 4v…4v+3:
+// dwords. q4_0 and q4_1 (byte j holds elements j and j + 16), per 4 bytes j = 4v…4v+3:
 // (x[4v], x[4v+2]), (x[4v+16], x[4v+18]), (x[4v+1], x[4v+3]), (x[4v+17], x[4v+19]).
-// q4_K and q6_K (a block's 32 elements come from 32 consecutive bytes), per v = 0…7:
+// q8_0, q4_K and q6_K (a block's 32 elements come from 32 consecutive bytes), per v = 0…7:
 // (x[4v], x[4v+2]), (x[4v+1], x[4v+3]).
 static void permute_quants(int kind, const int16_t *q, int64_t k, int16_t *p) {
     for (int64_t b = 0; b < k / 32; b++) {
         const int16_t *x = q + 32 * b;
         int16_t *o = p + 32 * b;
-        for (int v = 0; v < 4 && kind == IQ_Q4_0; v++, o += 8) {
+        const int nibble_pairs = kind == IQ_Q4_0 || kind == IQ_Q4_1;
+        for (int v = 0; v < 4 && nibble_pairs; v++, o += 8) {
             o[0] = x[4 * v], o[1] = x[4 * v + 2], o[2] = x[4 * v + 16], o[3] = x[4 * v + 18];
             o[4] = x[4 * v + 1], o[5] = x[4 * v + 3], o[6] = x[4 * v + 17], o[7] = x[4 * v + 19];
         }
-        for (int v = 0; v < 8 && kind != IQ_Q4_0; v++, o += 4)
+        for (int v = 0; v < 8 && !nibble_pairs; v++, o += 4)
             o[0] = x[4 * v], o[1] = x[4 * v + 2], o[2] = x[4 * v + 1], o[3] = x[4 * v + 3];
     }
 }
@@ -221,22 +233,23 @@ static inline __attribute__((always_inline)) AVX512_TARGET __m512i dp(__m512i ac
     return _mm512_dpwssd_epi32(acc, n, _mm512_set1_epi32(a));
 }
 
-// q4_0: one group of 16 rows against nt ≤ 4 tokens (permuted quants p + t·k): y[t·ldy + r].
-static AVX512_TARGET __attribute__((always_inline)) inline void group_q4_0(
-    const uint8_t *group, const int16_t *p, const float *d, const float *s, const int32_t *h16, int64_t k, const int nt,
+// q4_0 / q4_1 (`mins`): one group of 16 rows against nt ≤ 4 tokens (permuted quants p + t·k):
+// y[t·ldy + r].
+static AVX512_TARGET __attribute__((always_inline)) inline void group_q4(
+    const int mins, const uint8_t *group, const int16_t *p, const float *d, const float *s, int64_t k, const int nt,
     float *y, size_t ldy) {
-    (void)h16;
     const int64_t blocks = k / 32;
+    const int stride = GROUP * (mins ? 20 : 18), head = mins ? 64 : 32;   // 32 bytes of scales (then of mins)
     const __m512i low = _mm512_set1_epi32(0x000F000F);
     __m512 acc[MAX_GROUP_TOKENS], off[MAX_GROUP_TOKENS];
     for (int t = 0; t < nt; t++) acc[t] = off[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < blocks; b++) {
-        const uint8_t *blk = group + (size_t)b * GROUP * 18;   // 32 bytes of scales, 4 nibble vectors
-        for (int line = 0; line < GROUP * 18; line += 64) _mm_prefetch((const char *)blk + PREFETCH_AHEAD + line, PREFETCH_HINT);
+        const uint8_t *blk = group + (size_t)b * stride;   // scales, mins (q4_1), 4 nibble vectors
+        for (int line = 0; line < stride; line += 64) _mm_prefetch((const char *)blk + PREFETCH_AHEAD + line, PREFETCH_HINT);
         __m512i even[MAX_GROUP_TOKENS], odd[MAX_GROUP_TOKENS];
         for (int t = 0; t < nt; t++) even[t] = odd[t] = _mm512_setzero_si512();
         for (int v = 0; v < 4; v++) {
-            const __m512i bytes = _mm512_loadu_si512(blk + 32 + 64 * v);
+            const __m512i bytes = _mm512_loadu_si512(blk + head + 64 * v);
             NIBBLES(bytes, n0, n1, n2, n3);
             for (int t = 0; t < nt; t++) {
                 const int16_t *a = p + t * k + 32 * b + 8 * v;
@@ -248,10 +261,58 @@ static AVX512_TARGET __attribute__((always_inline)) inline void group_q4_0(
         for (int t = 0; t < nt; t++) {
             const __m512 sums = _mm512_cvtepi32_ps(_mm512_add_epi32(even[t], odd[t]));
             acc[t] = _mm512_fmadd_ps(sums, _mm512_mul_ps(dw, _mm512_set1_ps(d[t * blocks + b])), acc[t]);
-            off[t] = _mm512_fmadd_ps(dw, _mm512_set1_ps(-8.0f * s[t * blocks + b]), off[t]);
+            if (mins) off[t] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + 32))),
+                                               _mm512_set1_ps(s[t * blocks + b]), off[t]);
+            else off[t] = _mm512_fmadd_ps(dw, _mm512_set1_ps(-8.0f * s[t * blocks + b]), off[t]);
         }
     }
     for (int t = 0; t < nt; t++) _mm512_storeu_ps(y + (size_t)t * ldy, _mm512_add_ps(acc[t], off[t]));
+}
+
+static AVX512_TARGET __attribute__((always_inline)) inline void group_q4_0(
+    const uint8_t *group, const int16_t *p, const float *d, const float *s, const int32_t *h16, int64_t k, const int nt,
+    float *y, size_t ldy) {
+    (void)h16;
+    group_q4(0, group, p, d, s, k, nt, y, ldy);
+}
+
+static AVX512_TARGET __attribute__((always_inline)) inline void group_q4_1(
+    const uint8_t *group, const int16_t *p, const float *d, const float *s, const int32_t *h16, int64_t k, const int nt,
+    float *y, size_t ldy) {
+    (void)h16;
+    group_q4(1, group, p, d, s, k, nt, y, ldy);
+}
+
+// q8_0: one group of 16 rows against nt ≤ 4 tokens. A lane's dword holds quants 4v…4v+3 of its
+// row: shifted left then arithmetically right by 8 in int16 lanes, bytes 0 and 2 (x[4v],
+// x[4v+2]); shifted right, bytes 1 and 3.
+static AVX512_TARGET __attribute__((always_inline)) inline void group_q8_0(
+    const uint8_t *group, const int16_t *p, const float *d, const float *s, const int32_t *h16, int64_t k, const int nt,
+    float *y, size_t ldy) {
+    (void)s, (void)h16;
+    const int64_t blocks = k / 32;
+    __m512 acc[MAX_GROUP_TOKENS];
+    for (int t = 0; t < nt; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *blk = group + (size_t)b * GROUP * 34;   // 32 bytes of scales, 8 quant vectors
+        for (int line = 0; line < GROUP * 34; line += 64) _mm_prefetch((const char *)blk + PREFETCH_AHEAD + line, PREFETCH_HINT);
+        __m512i even[MAX_GROUP_TOKENS], odd[MAX_GROUP_TOKENS];
+        for (int t = 0; t < nt; t++) even[t] = odd[t] = _mm512_setzero_si512();
+        for (int v = 0; v < 8; v++) {
+            const __m512i bytes = _mm512_loadu_si512(blk + 32 + 64 * v);
+            const __m512i q02 = _mm512_srai_epi16(_mm512_slli_epi16(bytes, 8), 8), q13 = _mm512_srai_epi16(bytes, 8);
+            for (int t = 0; t < nt; t++) {
+                const int16_t *a = p + t * k + 32 * b + 4 * v;
+                even[t] = dp(even[t], q02, a), odd[t] = dp(odd[t], q13, a + 2);
+            }
+        }
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk));
+        for (int t = 0; t < nt; t++) {
+            const __m512 sums = _mm512_cvtepi32_ps(_mm512_add_epi32(even[t], odd[t]));
+            acc[t] = _mm512_fmadd_ps(sums, _mm512_mul_ps(dw, _mm512_set1_ps(d[t * blocks + b])), acc[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) _mm512_storeu_ps(y + (size_t)t * ldy, acc[t]);
 }
 
 // q4_K sub-block j's 6-bit scale (or min, from the other dword pair) in every lane: lanes hold
@@ -396,9 +457,13 @@ static AVX512_TARGET void groups512(int kind, const uint8_t *w, size_t row_bytes
             const float *dt = d + t * blocks, *st = s + t * blocks;
             const int32_t *ht = h16 + t * (k / 16);
             float *yt = y + (size_t)t * ldy + GROUP * g;
-            if (kind == IQ_Q4_0) { GROUP_CALL(group_q4_0) }
-            else if (kind == IQ_Q4_K) { GROUP_CALL(group_q4_K) }
-            else { GROUP_CALL(group_q6_K) }
+            switch (kind) {
+            case IQ_Q4_0: GROUP_CALL(group_q4_0) break;
+            case IQ_Q4_1: GROUP_CALL(group_q4_1) break;
+            case IQ_Q8_0: GROUP_CALL(group_q8_0) break;
+            case IQ_Q4_K: GROUP_CALL(group_q4_K) break;
+            default: GROUP_CALL(group_q6_K) break;
+            }
         }
     }
 }

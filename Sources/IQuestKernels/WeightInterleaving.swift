@@ -1,7 +1,7 @@
 import IQuestCKernels
 
 /// Whether loading may repack weight matrices into the layout the active kernel set's decode
-/// kernels read fastest (today: q4_0, q4_K and q6_K rows interleaved 16 at a time for AVX-512 VNNI, which costs
+/// kernels read fastest (today: q8_0, q4_0, q4_1, q4_K and q6_K rows interleaved 16 at a time for AVX-512 VNNI, which costs
 /// a copy of those matrices at load, in anonymous memory, and releases the file's pages).
 /// Process-wide, set from `--repack` / IQUEST_REPACK before models load.
 public enum WeightRepacking: String, Sendable, CaseIterable {
@@ -12,7 +12,7 @@ public enum WeightRepacking: String, Sendable, CaseIterable {
 
 extension WeightMatrix {
     /// Whether `WeightRepacking.current` and the active kernel set ask for this matrix to be
-    /// interleaved (q4_0, q4_K or q6_K, rows a multiple of 16, a set with a kernel for the layout).
+    /// interleaved (q8_0, q4_0, q4_1, q4_K or q6_K, rows a multiple of 16, a set with a kernel for the layout).
     public var prefersInterleaving16: Bool {
         WeightRepacking.current == .auto && layout == .rowMajor && rows % 16 == 0 && columns % groupSize == 0
             && iq_x16_preferred(kind.cKind, iq_kernel_set()) != 0

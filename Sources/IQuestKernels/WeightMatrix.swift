@@ -41,7 +41,7 @@ public enum WeightKind: Sendable, Equatable, CaseIterable {
 public enum WeightLayout: Sendable, Equatable {
     /// Row r at base + r·rowBytes.
     case rowMajor
-    /// q4_0 / q4_K / q6_K rows interleaved 16 at a time for the AVX-512 decode kernels (layout in
+    /// q8_0 / q4_0 / q4_1 / q4_K / q6_K rows interleaved 16 at a time for the AVX-512 decode kernels (layout in
     /// iquest_ckernels.h, `iq_x16_*`), made at load by `WeightMatrix.interleaving16`: group g of
     /// 16 rows fills the bytes those rows would, but a single row cannot be addressed.
     case interleaved16
@@ -58,7 +58,7 @@ public struct WeightMatrix: @unchecked Sendable {
     public let layout: WeightLayout
 
     /// `columns` must be a multiple of the kind's block size (checked by the loader); an
-    /// `.interleaved16` matrix is q4_0, q4_K or q6_K with rows a multiple of 16.
+    /// `.interleaved16` matrix is q8_0, q4_0, q4_1, q4_K or q6_K with rows a multiple of 16.
     public init(kind: WeightKind, rows: Int, columns: Int, base: UnsafeRawPointer, layout: WeightLayout = .rowMajor) {
         self.kind = kind
         self.rows = rows

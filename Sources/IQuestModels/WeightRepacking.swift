@@ -14,12 +14,17 @@ public struct RepackReport: Sendable, Equatable {
     public var seconds = 0.0
     /// The weight kinds moved ("q4_0", "q4_0/q4_K").
     public var kinds = ""
+    /// Bytes of a tied output matrix (the embedding) copied rather than moved: the embedding
+    /// stays for its row lookups, so the copy adds to resident memory.
+    public var copiedBytes = 0
 
     public var summary: String {
         matrices == 0
             ? "weights: used in place (no repacking for this kernel set and weight type)"
             : "weights: \(matrices) \(kinds) matrices (\(bytes >= 1 << 30 ? String(format: "%.2f GiB", Double(bytes) / 1_073_741_824) : String(format: "%.1f MiB", Double(bytes) / 1_048_576))) interleaved 16 rows at a time for "
-                + "\(KernelSet.current) decode in \(String(format: "%.2f", seconds)) s (--repack off to keep them in place)"
+                + "\(KernelSet.current) decode in \(String(format: "%.2f", seconds)) s"
+                + (copiedBytes > 0 ? String(format: ", the tied output matrix as a copy (+%.1f MiB)", Double(copiedBytes) / 1_048_576) : "")
+                + " (--repack off to keep them in place)"
     }
 }
 
@@ -30,14 +35,15 @@ extension LanguageModel {
 
 extension LlamaWeights {
     /// Moves every projection matrix that `prefersInterleaving16` into one anonymous arena in the
-    /// interleaved layout (the embedding stays as stored: single rows are looked up there; a tied
-    /// output matrix is the embedding and stays too). With `releaseSources` (a file mapping)
-    /// the source pages are given back, so resident memory stays about the model's size.
+    /// interleaved layout. The embedding stays as stored (single rows are looked up there); a
+    /// tied output matrix, which is the embedding, gets an interleaved copy (the logits read the
+    /// whole matrix every token: for SmolLM2 a fifth of the weights). With `releaseSources` (a
+    /// file mapping) the sources' pages are given back, so resident memory stays about the
+    /// model's size plus that copy.
     mutating func repackForKernels(pool: ComputePool, releaseSources: Bool) throws(ModelError) -> RepackReport {
         var report = RepackReport()
         var wanted: [WeightMatrix] = layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.wGate, $0.wUp, $0.wDown] }
-        let outputSeparate = output.base != embedding.base
-        if outputSeparate { wanted.append(output) }
+        wanted.append(output)
         wanted = wanted.filter(\.prefersInterleaving16)
         guard !wanted.isEmpty else { return report }
         let start = Date()
@@ -52,7 +58,8 @@ extension LlamaWeights {
             guard w.prefersInterleaving16, let offset = offsets[w.base] else { return w }
             if let copy = done[w.base] { return copy }
             let copy = w.interleaving16(into: arena.base + offset, pool: pool)
-            if releaseSources { Self.release(w.base, byteCount: w.byteCount) }
+            if w.base == embedding.base { report.copiedBytes += w.byteCount }
+            else if releaseSources { Self.release(w.base, byteCount: w.byteCount) }
             done[w.base] = copy
             report.matrices += 1
             report.bytes += w.byteCount
@@ -70,7 +77,7 @@ extension LlamaWeights {
             layers[i].wUp = repacked(layers[i].wUp)
             layers[i].wDown = repacked(layers[i].wDown)
         }
-        if outputSeparate { output = repacked(output) }
+        output = repacked(output)
         repackStorage = arena
         report.seconds = Date().timeIntervalSince(start)
         return report

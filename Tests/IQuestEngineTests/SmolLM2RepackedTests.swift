@@ -4,14 +4,14 @@ import IQuestKernels
 import IQuestModels
 import Testing
 
-/// SmolLM2 requantized to q4_0, q4_K and q6_K (`iquest quantize`; k-quants only where rows are
-/// whole super-blocks, the FFN down projections, the rest q8_0 as llama.cpp does), loaded as the engine
-/// loads by default: under AVX-512 VNNI its q4_0/q4_K/q6_K matrices are interleaved 16 rows at a time
+/// SmolLM2 as fetched (q4_1) and requantized to q8_0, q4_0, q4_K and q6_K (`iquest quantize`;
+/// k-quants only where rows are whole super-blocks, the FFN down projections, the rest q8_0 as llama.cpp does), loaded as the engine
+/// loads by default: under AVX-512 VNNI its matrices of these kinds are interleaved 16 rows at a time
 /// and decoded by their own kernels (int16 activations). Against the same file through the exact
 /// path (f32 activations, whose results are those of the row-major matrices): the next-token KL
 /// at every position of the parity prompts, token by token, and the 32-token greedy
 /// continuations. The exact path itself is held to transformers by the parity suites.
-@Suite("SmolLM2 with repacked q4_0 / q4_K / q6_K weights", .serialized)
+@Suite("SmolLM2 with repacked q8_0 / q4_0 / q4_1 / q4_K / q6_K weights", .serialized)
 struct SmolLM2RepackedTests {
     struct Parity: Decodable {
         struct Prompt: Decodable { let name: String; let ids: [Int]; let greedy_ids: [Int] }
@@ -20,6 +20,7 @@ struct SmolLM2RepackedTests {
 
     static func requantized(_ kind: WeightKind) throws -> String {
         let source = try SmolLM2SpeculativeTests.modelPath()
+        if kind == .q4_1 { return source }
         let output = source.replacingOccurrences(of: "Q4_1.gguf", with: "requantized-\(kind).gguf")
         if !FileManager.default.fileExists(atPath: output) {
             let partial = output + ".partial-\(getpid())"
@@ -53,7 +54,7 @@ struct SmolLM2RepackedTests {
         return out
     }
 
-    @Test(arguments: [WeightKind.q4_0, .q4_K, .q6_K])
+    @Test(arguments: [WeightKind.q8_0, .q4_0, .q4_1, .q4_K, .q6_K])
     func repackedDecodeStaysClose(kind: WeightKind) throws {
         let path = try Self.requantized(kind)
         let parity = try JSONDecoder().decode(Parity.self, from: Data(contentsOf: URL(fileURLWithPath: EngineFixtures.path("smollm2/parity.json"))))

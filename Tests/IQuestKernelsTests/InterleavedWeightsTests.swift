@@ -2,7 +2,7 @@ import Foundation
 import IQuestKernels
 import Testing
 
-// q4_0, q4_K and q6_K matrices repacked 16 rows at a time (WeightLayout.interleaved16): the layout against its
+// q8_0, q4_0, q4_1, q4_K and q6_K matrices repacked 16 rows at a time (WeightLayout.interleaved16): the layout against its
 // definition written out here, and every product on it, in every kernel set the CPU has,
 // against double-precision references (the AVX-512 int16 decode kernel, which is the layout's
 // reason to exist) or bitwise against the same product on the row-major matrix (every other
@@ -52,21 +52,23 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
 }
 
 @Suite struct InterleavedWeightsTests {
-    static let kinds: [WeightKind] = [.q4_0, .q4_K, .q6_K]
+    static let kinds: [WeightKind] = [.q8_0, .q4_0, .q4_1, .q4_K, .q6_K]
 
     static func shapes(_ kind: WeightKind) -> [(Int, Int)] {
         kind.blockSize == 256 ? [(32, 512), (16, 256), (48, 768)] : [(32, 160), (48, 576), (16, 32), (64, 256)]
     }
 
-    /// Group g, block b (32 elements for q4_0, 256 for q4_K): piece after piece of the 16 rows'
-    /// block, row r's piece at width·r. q4_0: the 2-byte scale, then 4 × 4 nibble bytes. q4_K:
+    /// Group g, block b (32 elements for q8_0/q4_0/q4_1, 256 for q4_K/q6_K): piece after piece of
+    /// the 16 rows' block, row r's piece at width·r. q8_0 / q4_0: the 2-byte scale, then 8 × 4
+    /// int8 quants / 4 × 4 nibble bytes. q4_1: d and m (2 bytes each), 4 × 4 nibble bytes. q4_K:
     /// d and dmin (2 bytes each), 3 × 4 bytes of packed scales, 32 × 4 nibble bytes. q6_K: 52 × 4
     /// bytes (low nibbles, high bit pairs, int8 scales), then the 2-byte d.
     @Test(arguments: kinds)
     func layoutFollowsItsDefinition(kind: WeightKind) {
         var rng = TestRNG(seed: 0x16A)
-        var pieces: [(offset: Int, width: Int)] = kind == .q4_K ? [(0, 2), (2, 2)] : kind == .q4_0 ? [(0, 2)] : []
-        let head = kind == .q4_K ? 4 : kind == .q4_0 ? 2 : 0, tail = kind == .q6_K ? 208 : kind.bytesPerBlock
+        let twoByteHeads = [WeightKind.q4_K: 2, .q4_1: 2, .q4_0: 1, .q8_0: 1][kind] ?? 0
+        var pieces: [(offset: Int, width: Int)] = (0..<twoByteHeads).map { (2 * $0, 2) }
+        let head = 2 * twoByteHeads, tail = kind == .q6_K ? 208 : kind.bytesPerBlock
         for offset in stride(from: head, to: tail, by: 4) { pieces.append((offset, 4)) }
         if kind == .q6_K { pieces.append((208, 2)) }
         for (n, k) in Self.shapes(kind) {

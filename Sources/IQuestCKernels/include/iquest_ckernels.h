@@ -109,19 +109,21 @@ void iq_quantize_q16_planes(const float *x, int64_t k, int8_t *qh, int8_t *ql, f
 int iq_gemm_q16(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t k, const int8_t *qh, const int8_t *ql,
                 const float *d, int64_t tokens, float *y, size_t ldy);
 
-// ---- q4_0 / q4_K / q6_K with rows interleaved 16 at a time (interleaved_rows.c) ----
+// ---- q8_0 / q4_0 / q4_1 / q4_K / q6_K with rows interleaved 16 at a time (interleaved_rows.c) ----
 // Layout ("x16"), for matrices whose row count is a multiple of 16: group g (rows 16g…16g+15)
 // occupies the bytes rows 16g…16g+15 would (16·row_bytes from w + 16g·row_bytes). Inside it,
-// block after block (32 elements for q4_0, 256 for q4_K/q6_K), each row's block is cut into pieces
+// block after block (32 elements for q8_0/q4_0/q4_1, 256 for q4_K/q6_K), each row's block is cut into pieces
 // and piece i of the 16 rows is stored together, row r at width·r:
 //   q4_0 (16 × 18 bytes): the f16 scales (2 bytes each), then 4 pieces of 4 nibble bytes;
+//   q4_1 (16 × 20 bytes): d, m (2 bytes each), then 4 pieces of 4 nibble bytes;
+//   q8_0 (16 × 34 bytes): d (2 bytes), then 8 pieces of 4 int8 quants;
 //   q4_K (16 × 144 bytes): d, dmin (2 bytes each), 3 pieces of the packed 6-bit scales, then
 //   32 pieces of 4 nibble bytes;
 //   q6_K (16 × 210 bytes): 52 pieces of 4 bytes (low nibbles, high bit pairs, int8 scales),
 //   then d (2 bytes).
 // So a 64-byte vector holds the same 4 bytes of 16 rows, one row per dword lane.
 // Whether `kind` is repacked into this layout when `set` is the active kernel set (only where a
-// kernel exploits it: q4_0, q4_K and q6_K under AVX-512 VNNI).
+// kernel exploits it: q8_0, q4_0, q4_1, q4_K and q6_K under AVX-512 VNNI).
 int iq_x16_preferred(int kind, int set);
 void iq_x16_interleave(int kind, const void *src, size_t row_bytes, int64_t rows, int64_t k, void *dst);
 // Restores one group's 16 rows (row-major, row_bytes apart) at dst.
