@@ -25,6 +25,7 @@
 // the row-major kernel on them, so its results are the row-major matrix's. The integer prompt
 // GEMM (gemm_int8.c) restores each group as it packs its panel.
 #include "iquest_ckernels.h"
+#include "interleaved_internal.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +57,8 @@ static int piece_width(int kind, int offset) {
 }
 
 int iq_x16_preferred(int kind, int set) {
-    return (kind == IQ_Q4_0 || kind == IQ_Q4_1 || kind == IQ_Q8_0 || kind == IQ_Q4_K || kind == IQ_Q6_K) && set == IQ_SET_AVX512 && iq_kernel_set_supported(set);
+    return (kind == IQ_Q4_0 || kind == IQ_Q4_1 || kind == IQ_Q8_0 || kind == IQ_Q4_K || kind == IQ_Q6_K) &&
+           (set == IQ_SET_AVX512 || set == IQ_SET_AVX2) && iq_kernel_set_supported(set);
 }
 
 // Moves one block of 16 rows between the row-major rows (rows row_bytes apart, at block
@@ -475,7 +477,8 @@ static _Thread_local size_t permuted_capacity;
 
 static int fast_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
                     const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {
-    if (iq_kernel_set() != IQ_SET_AVX512) return 0;
+    const int set = iq_kernel_set();
+    if (set != IQ_SET_AVX512 && set != IQ_SET_AVX2) return 0;
     const size_t need = (size_t)(tokens * k) + (size_t)(tokens * k) / 8;
     if (need > permuted_capacity) {
         int16_t *grown = malloc(need * sizeof(int16_t));
@@ -493,7 +496,8 @@ static int fast_q16(int kind, const void *w, size_t row_bytes, int64_t rows, con
             h16[t * (k / 16) + i] = sum;
         }
     }
-    groups512(kind, w, row_bytes, rows, permuted, d, s, h16, k, tokens, y, ldy);
+    if (set == IQ_SET_AVX512) groups512(kind, w, row_bytes, rows, permuted, d, s, h16, k, tokens, y, ldy);
+    else iq_x16_groups_avx2(kind, w, row_bytes, rows, permuted, d, s, h16, k, tokens, y, ldy);
     return 1;
 }
 #else

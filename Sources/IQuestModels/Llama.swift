@@ -324,7 +324,7 @@ public final class LlamaModel: LanguageModel {
     init(config: LlamaConfiguration, source: some WeightSource, names: LlamaTensorNames, architecture: String,
          pool: ComputePool, activations: ActivationPrecision = .standard, storage: AnyObject) throws {
         var weights = try LlamaWeights(source: source, names: names, config: config)
-        repacked = try weights.repackForKernels(pool: pool, releaseSources: source.isFileMapping)
+        repacked = try weights.repackForKernels(pool: pool, releaseSources: source.isFileMapping, activations: activations)
         layers = LlamaLayers(config: config, weights: weights, pool: pool, activations: activations)
         self.architecture = architecture
         self.storage = storage

@@ -82,7 +82,7 @@ public final class LoopCoderModel: LanguageModel {
          gatePrefix: (Int) -> String, architecture: String, pool: ComputePool,
          activations: ActivationPrecision = .standard, storage: AnyObject) throws {
         var weights = try LlamaWeights(source: source, names: names, config: config)
-        repacked = try weights.repackForKernels(pool: pool, releaseSources: source.isFileMapping)
+        repacked = try weights.repackForKernels(pool: pool, releaseSources: source.isFileMapping, activations: activations)
         gates = try (0..<config.layers).map { i in
             LoopGate(weight: try source.floats(gatePrefix(i) + "weight", shape: [config.heads, config.headDim]),
                      bias: try source.floats(gatePrefix(i) + "bias", shape: [config.heads]))

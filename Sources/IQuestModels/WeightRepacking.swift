@@ -20,7 +20,7 @@ public struct RepackReport: Sendable, Equatable {
 
     public var summary: String {
         matrices == 0
-            ? "weights: used in place (no repacking for this kernel set and weight type)"
+            ? "weights: used in place (no repacking for this kernel set, weight type and activation precision)"
             : "weights: \(matrices) \(kinds) matrices (\(bytes >= 1 << 30 ? String(format: "%.2f GiB", Double(bytes) / 1_073_741_824) : String(format: "%.1f MiB", Double(bytes) / 1_048_576))) interleaved 16 rows at a time for "
                 + "\(KernelSet.current) decode in \(String(format: "%.2f", seconds)) s"
                 + (copiedBytes > 0 ? String(format: ", the tied output matrix as a copy (+%.1f MiB)", Double(copiedBytes) / 1_048_576) : "")
@@ -40,8 +40,12 @@ extension LlamaWeights {
     /// whole matrix every token: for SmolLM2 a fifth of the weights). With `releaseSources` (a
     /// file mapping) the sources' pages are given back, so resident memory stays about the
     /// model's size plus that copy.
-    mutating func repackForKernels(pool: ComputePool, releaseSources: Bool) throws(ModelError) -> RepackReport {
+    /// Only for int16 activations: the layout's kernels take int16 quants, and int8 or exact decode
+    /// products on it would restore every group to row-major rows first (slower than no repack).
+    mutating func repackForKernels(pool: ComputePool, releaseSources: Bool,
+                                   activations: ActivationPrecision) throws(ModelError) -> RepackReport {
         var report = RepackReport()
+        guard activations == .int16 else { return report }
         var wanted: [WeightMatrix] = layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.wGate, $0.wUp, $0.wDown] }
         wanted.append(output)
         wanted = wanted.filter(\.prefersInterleaving16)

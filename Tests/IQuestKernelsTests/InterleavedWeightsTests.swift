@@ -4,8 +4,8 @@ import Testing
 
 // q8_0, q4_0, q4_1, q4_K and q6_K matrices repacked 16 rows at a time (WeightLayout.interleaved16): the layout against its
 // definition written out here, and every product on it, in every kernel set the CPU has,
-// against double-precision references (the AVX-512 int16 decode kernel, which is the layout's
-// reason to exist) or bitwise against the same product on the row-major matrix (every other
+// against double-precision references (the AVX-512 and AVX2 int16 decode kernels, which are the
+// layout's reason to exist) or bitwise against the same product on the row-major matrix (every other
 // path restores the rows and runs the row-major kernel).
 
 /// A matrix as stored and its interleaved copy, kept alive together.
@@ -104,7 +104,7 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
                     continue
                 }
                 let rowMajor = KernelSet.withThreadOverride(set) { pair.withRowMajor { product($0, x, m: m, scratch, path: .decode) } }!
-                if set == .avx512 && precision == .int16 {
+                if (set == .avx512 || set == .avx2) && precision == .int16 {
                     // The layout's own kernel: exact integer sums, its own float rounding order.
                     let a = referenceQuantize(x, .int16)
                     var bad: [String] = []

@@ -1,0 +1,267 @@
+// The int16 decode kernels on the x16 layout for AVX2 (interleaved_rows.c holds the layout, the
+// activation permutation and the AVX-512 kernels this file mirrors). A 64-byte piece vector of a
+// group (the same 4 bytes of 16 rows, row r at 4r) is read as two 32-byte halves: rows 0–7 and
+// rows 8–15, one dword lane per row. AVX2 has no vpdpwssd, so each nibble pair meets the
+// broadcast activation pair in vpmaddwd and the int32 products are added with vpaddd; the
+// integer sums per block are exact, so a row's integer work is the AVX-512 kernel's, and the
+// float steps per block (scale, FMA into acc/off) are taken in the same order.
+//
+// Why: the row-major AVX2 int16 kernels spend ~20 vector µops per row and block of 32 (nibble
+// unpacking, widening, horizontal sums, a per-row scale) and stay ALU-bound at the 7B shape
+// (12.4 GB/s of a 28.8 GB/s probe on a 2-core EPYC); here a block of 8 rows costs ~70 µops.
+#include "iquest_ckernels.h"
+#include "interleaved_internal.h"
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__AVX2__)
+#include <immintrin.h>
+
+#define GROUP 16
+#define PREFETCH_AHEAD 8192
+// Tokens sharing one group's unpacking: 2 keeps a token's accumulators in the 16 ymm registers.
+#define MAX_GROUP_TOKENS 2
+
+// 16 int32 (or float) lanes as two AVX2 halves: l = rows 0–7, h = rows 8–15.
+typedef struct { __m256i l, h; } lanes_i;
+typedef struct { __m256 l, h; } lanes_f;
+
+#define INLINE static inline __attribute__((always_inline))
+INLINE lanes_i load_i(const uint8_t *p) { return (lanes_i){_mm256_loadu_si256((const __m256i *)p), _mm256_loadu_si256((const __m256i *)(p + 32))}; }
+INLINE lanes_i zero_i(void) { return (lanes_i){_mm256_setzero_si256(), _mm256_setzero_si256()}; }
+INLINE lanes_f zero_f(void) { return (lanes_f){_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+INLINE lanes_i and_i(lanes_i a, __m256i m) { return (lanes_i){_mm256_and_si256(a.l, m), _mm256_and_si256(a.h, m)}; }
+INLINE lanes_i or_i(lanes_i a, lanes_i b) { return (lanes_i){_mm256_or_si256(a.l, b.l), _mm256_or_si256(a.h, b.h)}; }
+INLINE lanes_i add_i(lanes_i a, lanes_i b) { return (lanes_i){_mm256_add_epi32(a.l, b.l), _mm256_add_epi32(a.h, b.h)}; }
+INLINE lanes_i sub_scalar_i(lanes_i a, int32_t v) {
+    const __m256i s = _mm256_set1_epi32(v);
+    return (lanes_i){_mm256_sub_epi32(a.l, s), _mm256_sub_epi32(a.h, s)};
+}
+// Shift counts are immediates once the callers' loops are unrolled.
+#define SRLI(a, n) ((lanes_i){_mm256_srli_epi32((a).l, (n)), _mm256_srli_epi32((a).h, (n))})
+#define SLLI(a, n) ((lanes_i){_mm256_slli_epi32((a).l, (n)), _mm256_slli_epi32((a).h, (n))})
+#define SRAI16(a, n) ((lanes_i){_mm256_srai_epi16((a).l, (n)), _mm256_srai_epi16((a).h, (n))})
+#define SLLI16(a, n) ((lanes_i){_mm256_slli_epi16((a).l, (n)), _mm256_slli_epi16((a).h, (n))})
+#define SRAI(a, n) ((lanes_i){_mm256_srai_epi32((a).l, (n)), _mm256_srai_epi32((a).h, (n))})
+INLINE lanes_f cvt_f(lanes_i a) { return (lanes_f){_mm256_cvtepi32_ps(a.l), _mm256_cvtepi32_ps(a.h)}; }
+// 16 f16 values (32 bytes) widened to floats.
+INLINE lanes_f halfs(const uint8_t *p) {
+    return (lanes_f){_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)))};
+}
+INLINE lanes_f mul_f(lanes_f a, lanes_f b) { return (lanes_f){_mm256_mul_ps(a.l, b.l), _mm256_mul_ps(a.h, b.h)}; }
+INLINE lanes_f mul_scalar_f(lanes_f a, float v) {
+    const __m256 s = _mm256_set1_ps(v);
+    return (lanes_f){_mm256_mul_ps(a.l, s), _mm256_mul_ps(a.h, s)};
+}
+INLINE lanes_f fma_f(lanes_f a, lanes_f b, lanes_f c) { return (lanes_f){_mm256_fmadd_ps(a.l, b.l, c.l), _mm256_fmadd_ps(a.h, b.h, c.h)}; }
+INLINE lanes_f fma_scalar_f(lanes_f a, float v, lanes_f c) {
+    const __m256 s = _mm256_set1_ps(v);
+    return (lanes_f){_mm256_fmadd_ps(a.l, s, c.l), _mm256_fmadd_ps(a.h, s, c.h)};
+}
+INLINE void store_f(float *y, lanes_f a) { _mm256_storeu_ps(y, a.l), _mm256_storeu_ps(y + 8, a.h); }
+INLINE lanes_f add_f(lanes_f a, lanes_f b) { return (lanes_f){_mm256_add_ps(a.l, b.l), _mm256_add_ps(a.h, b.h)}; }
+
+// acc + (int16 pairs of n) · (the activation pair at `pair`, broadcast), per lane.
+INLINE lanes_i dp(lanes_i acc, lanes_i n, const int16_t *pair) {
+    int32_t a;
+    memcpy(&a, pair, 4);
+    const __m256i b = _mm256_set1_epi32(a);
+    return (lanes_i){_mm256_add_epi32(acc.l, _mm256_madd_epi16(n.l, b)), _mm256_add_epi32(acc.h, _mm256_madd_epi16(n.h, b))};
+}
+
+INLINE void prefetch(const uint8_t *p) { _mm_prefetch((const char *)p + PREFETCH_AHEAD, _MM_HINT_T0); }
+
+// q4_0 / q4_1 (`mins`): one group of 16 rows against nt ≤ 2 tokens (permuted quants p + t·k).
+// Per block: acc += float(Σ n·q)·(d_w·d[b]); off += d_w·(−8·s[b]) (q4_0) or m_w·s[b] (q4_1).
+INLINE void group_q4(const int mins, const uint8_t *group, const int16_t *p, const float *d, const float *s, int64_t k,
+                     const int nt, float *y, size_t ldy) {
+    const int64_t blocks = k / 32;
+    const int stride = GROUP * (mins ? 20 : 18), head = mins ? 64 : 32;
+    const __m256i low = _mm256_set1_epi32(0x000F000F);
+    lanes_f acc[MAX_GROUP_TOKENS], off[MAX_GROUP_TOKENS];
+    for (int t = 0; t < nt; t++) acc[t] = off[t] = zero_f();
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *blk = group + (size_t)b * stride;
+        for (int line = 0; line < stride; line += 64) prefetch(blk + line);
+        lanes_i sum[MAX_GROUP_TOKENS];
+        for (int t = 0; t < nt; t++) sum[t] = zero_i();
+        for (int v = 0; v < 4; v++) {
+            const lanes_i bytes = load_i(blk + head + 64 * v);
+            const lanes_i n0 = and_i(bytes, low), n1 = and_i(SRLI(bytes, 4), low);
+            const lanes_i n2 = and_i(SRLI(bytes, 8), low), n3 = and_i(SRLI(bytes, 12), low);
+            for (int t = 0; t < nt; t++) {
+                const int16_t *a = p + t * k + 32 * b + 8 * v;
+                sum[t] = dp(dp(dp(dp(sum[t], n0, a), n1, a + 2), n2, a + 4), n3, a + 6);
+            }
+        }
+        const lanes_f dw = halfs(blk);
+        for (int t = 0; t < nt; t++) {
+            acc[t] = fma_f(cvt_f(sum[t]), mul_scalar_f(dw, d[t * blocks + b]), acc[t]);
+            if (mins) off[t] = fma_scalar_f(halfs(blk + 32), s[t * blocks + b], off[t]);
+            else off[t] = fma_scalar_f(dw, -8.0f * s[t * blocks + b], off[t]);
+        }
+    }
+    for (int t = 0; t < nt; t++) store_f(y + (size_t)t * ldy, add_f(acc[t], off[t]));
+}
+
+// q8_0: int8 quants widened in int16 lanes by shifts (bytes 0 and 2; then 1 and 3).
+INLINE void group_q8_0(const uint8_t *group, const int16_t *p, const float *d, int64_t k, const int nt, float *y,
+                       size_t ldy) {
+    const int64_t blocks = k / 32;
+    lanes_f acc[MAX_GROUP_TOKENS];
+    for (int t = 0; t < nt; t++) acc[t] = zero_f();
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *blk = group + (size_t)b * GROUP * 34;
+        for (int line = 0; line < GROUP * 34; line += 64) prefetch(blk + line);
+        lanes_i sum[MAX_GROUP_TOKENS];
+        for (int t = 0; t < nt; t++) sum[t] = zero_i();
+        for (int v = 0; v < 8; v++) {
+            const lanes_i bytes = load_i(blk + 32 + 64 * v);
+            const lanes_i q02 = SRAI16(SLLI16(bytes, 8), 8), q13 = SRAI16(bytes, 8);
+            for (int t = 0; t < nt; t++) {
+                const int16_t *a = p + t * k + 32 * b + 4 * v;
+                sum[t] = dp(dp(sum[t], q02, a), q13, a + 2);
+            }
+        }
+        const lanes_f dw = halfs(blk);
+        for (int t = 0; t < nt; t++) acc[t] = fma_f(cvt_f(sum[t]), mul_scalar_f(dw, d[t * blocks + b]), acc[t]);
+    }
+    for (int t = 0; t < nt; t++) store_f(y + (size_t)t * ldy, acc[t]);
+}
+
+// q4_K sub-block j's 6-bit scale (or min) per lane from the packed scale dwords (kquants.c's rule).
+INLINE lanes_i scale_of(const int j, lanes_i lo, lanes_i hi, const int shift_hi) {
+    if (j < 4) return and_i(SRLI(lo, 8 * j), _mm256_set1_epi32(63));
+    const int i = j - 4;
+    const lanes_i low4 = and_i(SRLI(hi, 8 * i + shift_hi), _mm256_set1_epi32(15));
+    const lanes_i top2 = and_i(SRLI(lo, 8 * i + 6), _mm256_set1_epi32(3));
+    return or_i(low4, SLLI(top2, 4));
+}
+
+// q4_K: per sub-block j of 32: acc += float(Σ n·q)·((d·sc_j)·d[b]); off += (dmin·m_j)·(−s[b]).
+INLINE void group_q4_K(const uint8_t *group, const int16_t *p, const float *d, const float *s, int64_t k, const int nt,
+                       float *y, size_t ldy) {
+    const int64_t blocks = k / 32;
+    const __m256i low = _mm256_set1_epi32(0x000F000F);
+    lanes_f acc[MAX_GROUP_TOKENS], off[MAX_GROUP_TOKENS];
+    for (int t = 0; t < nt; t++) acc[t] = off[t] = zero_f();
+    for (int64_t sb = 0; sb < k / 256; sb++) {
+        const uint8_t *blk = group + (size_t)sb * GROUP * 144;
+        const lanes_f dv = halfs(blk), dminv = halfs(blk + 32);
+        const lanes_i s0 = load_i(blk + 64), s1 = load_i(blk + 128), s2 = load_i(blk + 192);
+#pragma clang loop unroll(full)
+        for (int pair = 0; pair < 4; pair++) {
+            const uint8_t *nib = blk + 256 + 512 * pair;
+            for (int line = 0; line < 576; line += 64) prefetch(blk + 576 * pair + line);
+            lanes_i even[MAX_GROUP_TOKENS], odd[MAX_GROUP_TOKENS];
+            for (int t = 0; t < nt; t++) even[t] = odd[t] = zero_i();
+            const int64_t b0 = sb * 8 + 2 * pair;
+            for (int v = 0; v < 8; v++) {
+                const lanes_i bytes = load_i(nib + 64 * v);
+                const lanes_i n0 = and_i(bytes, low), n1 = and_i(SRLI(bytes, 4), low);
+                const lanes_i n2 = and_i(SRLI(bytes, 8), low), n3 = and_i(SRLI(bytes, 12), low);
+                for (int t = 0; t < nt; t++) {
+                    const int16_t *a = p + t * k + 32 * b0 + 4 * v;
+                    even[t] = dp(dp(even[t], n0, a), n2, a + 2);
+                    odd[t] = dp(dp(odd[t], n1, a + 32), n3, a + 34);
+                }
+            }
+#pragma clang loop unroll(full)
+            for (int half = 0; half < 2; half++) {
+                const int j = 2 * pair + half;
+                const lanes_f dsc = mul_f(dv, cvt_f(scale_of(j, s0, s2, 0)));
+                const lanes_f dmm = mul_f(dminv, cvt_f(scale_of(j, s1, s2, 4)));
+                for (int t = 0; t < nt; t++) {
+                    const lanes_f sums = cvt_f(half ? odd[t] : even[t]);
+                    acc[t] = fma_f(sums, mul_scalar_f(dsc, d[t * blocks + b0 + half]), acc[t]);
+                    off[t] = fma_scalar_f(dmm, -s[t * blocks + b0 + half], off[t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) store_f(y + (size_t)t * ldy, add_f(acc[t], off[t]));
+}
+
+// q6_K: code = (nibble) | (bit pair) << 4, two sums per block (one per 16-element scale), the
+// codes' offset of 32 taken off each with the activation's Σq per 16 (h16).
+INLINE void group_q6_K(const uint8_t *group, const int16_t *p, const float *d, const int32_t *h16, int64_t k,
+                       const int nt, float *y, size_t ldy) {
+    const int64_t blocks = k / 32;
+    const __m256i low = _mm256_set1_epi32(0x000F000F), pairs = _mm256_set1_epi32(0x00300030);
+    lanes_f acc[MAX_GROUP_TOKENS];
+    for (int t = 0; t < nt; t++) acc[t] = zero_f();
+    for (int64_t sb = 0; sb < k / 256; sb++) {
+        const uint8_t *blk = group + (size_t)sb * GROUP * 210;
+        const lanes_f dv = halfs(blk + 3328);
+        for (int h = 0; h < 2; h++) {
+#pragma clang loop unroll(full)
+            for (int c = 0; c < 4; c++) {
+                lanes_i first[MAX_GROUP_TOKENS], second[MAX_GROUP_TOKENS];
+                for (int t = 0; t < nt; t++) first[t] = second[t] = zero_i();
+                const int64_t b = sb * 8 + 4 * h + c;
+                for (int line = 0; line < 448; line += 64) prefetch(blk + 448 * (4 * h + c) + line);
+                const int ns = 4 * (c >> 1), hs = 2 * c;
+#pragma clang loop unroll(full)
+                for (int v = 0; v < 8; v++) {
+                    const lanes_i src = load_i(blk + 64 * (16 * h + 8 * (c & 1) + v));
+                    const lanes_i hb = load_i(blk + 2048 + 64 * (8 * h + v));
+                    const lanes_i he = and_i(hs >= 4 ? SRLI(hb, hs - 4) : SLLI(hb, 4 - hs), pairs);
+                    const lanes_i ho = and_i(SRLI(hb, hs + 4), pairs);
+                    const lanes_i ce = or_i(and_i(SRLI(src, ns), low), he);
+                    const lanes_i co = or_i(and_i(SRLI(src, ns + 8), low), ho);
+                    for (int t = 0; t < nt; t++) {
+                        const int16_t *a = p + t * k + 32 * b + 4 * v;
+                        if (v < 4) first[t] = dp(dp(first[t], ce, a), co, a + 2);
+                        else second[t] = dp(dp(second[t], ce, a), co, a + 2);
+                    }
+                }
+                const int j = 8 * h + 2 * c;
+                const lanes_i sv = load_i(blk + 3072 + 64 * (j / 4));
+                const lanes_f sc0 = cvt_f(SRAI(SLLI(sv, 24 - 8 * (j % 4)), 24));
+                const lanes_f sc1 = cvt_f(SRAI(SLLI(sv, 16 - 8 * (j % 4)), 24));
+                const lanes_f ds0 = mul_f(dv, sc0), ds1 = mul_f(dv, sc1);
+                for (int t = 0; t < nt; t++) {
+                    const int32_t *sums = h16 + t * (k / 16) + 2 * b;
+                    const lanes_i f = sub_scalar_i(first[t], 32 * sums[0]), g = sub_scalar_i(second[t], 32 * sums[1]);
+                    const float da = d[t * blocks + b];
+                    acc[t] = fma_f(cvt_f(f), mul_scalar_f(ds0, da), acc[t]);
+                    acc[t] = fma_f(cvt_f(g), mul_scalar_f(ds1, da), acc[t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++) store_f(y + (size_t)t * ldy, acc[t]);
+}
+
+// One group against nt tokens, nt a constant in each call so the per-token arrays stay in registers.
+#define GROUP_CALL(CALL)                                                                                   \
+    do {                                                                                                   \
+        if (nt == 2) { const int n = 2; CALL; } else { const int n = 1; CALL; }                           \
+    } while (0)
+
+void iq_x16_groups_avx2(int kind, const uint8_t *w, size_t row_bytes, int64_t rows, const int16_t *p, const float *d,
+                        const float *s, const int32_t *h16, int64_t k, int64_t tokens, float *y, size_t ldy) {
+    const int64_t blocks = k / 32;
+    for (int64_t g = 0; g < rows / GROUP; g++) {
+        const uint8_t *group = w + (size_t)g * GROUP * row_bytes;
+        for (int64_t t = 0; t < tokens; t += MAX_GROUP_TOKENS) {
+            const int nt = tokens - t < MAX_GROUP_TOKENS ? (int)(tokens - t) : MAX_GROUP_TOKENS;
+            const int16_t *pt = p + t * k;
+            const float *dt = d + t * blocks, *st = s + t * blocks;
+            const int32_t *ht = h16 + t * (k / 16);
+            float *yt = y + (size_t)t * ldy + GROUP * g;
+            switch (kind) {
+            case IQ_Q4_0: GROUP_CALL(group_q4(0, group, pt, dt, st, k, n, yt, ldy)); break;
+            case IQ_Q4_1: GROUP_CALL(group_q4(1, group, pt, dt, st, k, n, yt, ldy)); break;
+            case IQ_Q8_0: GROUP_CALL(group_q8_0(group, pt, dt, k, n, yt, ldy)); break;
+            case IQ_Q4_K: GROUP_CALL(group_q4_K(group, pt, dt, st, k, n, yt, ldy)); break;
+            default: GROUP_CALL(group_q6_K(group, pt, dt, ht, k, n, yt, ldy)); break;
+            }
+        }
+    }
+}
+#else
+void iq_x16_groups_avx2(int kind, const uint8_t *w, size_t row_bytes, int64_t rows, const int16_t *p, const float *d,
+                        const float *s, const int32_t *h16, int64_t k, int64_t tokens, float *y, size_t ldy) {
+    (void)kind, (void)w, (void)row_bytes, (void)rows, (void)p, (void)d, (void)s, (void)h16, (void)k, (void)tokens, (void)y, (void)ldy;
+}
+#endif
