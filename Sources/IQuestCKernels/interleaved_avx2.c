@@ -103,6 +103,55 @@ INLINE void group_q4(const int mins, const uint8_t *group, const int16_t *p, con
     for (int t = 0; t < nt; t++) store_f(y + (size_t)t * ldy, add_f(acc[t], off[t]));
 }
 
+// The same products for up to 8 tokens at once (decode steps of a batch), one 8-row half of the
+// group at a time: with both halves each token's sums take two registers and 8 tokens would
+// spill. The nibbles of a half are unpacked once for all tokens; per lane the integer sums and
+// the float steps are those above, so a token's result is bitwise the same alone or batched.
+#define MANY_TOKENS 8
+INLINE __m256i bcast(const int16_t *pair) {
+    int32_t a;
+    memcpy(&a, pair, 4);
+    return _mm256_set1_epi32(a);
+}
+
+INLINE void group_q4_many(const int mins, const uint8_t *group, const int16_t *p, const float *d, const float *s,
+                          int64_t k, const int nt, float *y, size_t ldy) {
+    const int64_t blocks = k / 32;
+    const int stride = GROUP * (mins ? 20 : 18), head = mins ? 64 : 32;
+    const __m256i low = _mm256_set1_epi32(0x000F000F);
+    __m256 acc[MANY_TOKENS][2], off[MANY_TOKENS][2];
+    for (int t = 0; t < nt; t++) acc[t][0] = acc[t][1] = off[t][0] = off[t][1] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < blocks; b++) {
+        const uint8_t *blk = group + (size_t)b * stride;
+        for (int line = 0; line < stride; line += 64) prefetch(blk + line);
+        for (int hf = 0; hf < 2; hf++) {
+            __m256i sum[MANY_TOKENS];
+            for (int t = 0; t < nt; t++) sum[t] = _mm256_setzero_si256();
+            for (int v = 0; v < 4; v++) {
+                const __m256i bytes = _mm256_loadu_si256((const __m256i *)(blk + head + 64 * v + 32 * hf));
+                const __m256i n0 = _mm256_and_si256(bytes, low), n1 = _mm256_and_si256(_mm256_srli_epi32(bytes, 4), low);
+                const __m256i n2 = _mm256_and_si256(_mm256_srli_epi32(bytes, 8), low), n3 = _mm256_and_si256(_mm256_srli_epi32(bytes, 12), low);
+                for (int t = 0; t < nt; t++) {
+                    const int16_t *a = p + t * k + 32 * b + 8 * v;
+                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(n0, bcast(a)));
+                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(n1, bcast(a + 2)));
+                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(n2, bcast(a + 4)));
+                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(n3, bcast(a + 6)));
+                }
+            }
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * hf)));
+            for (int t = 0; t < nt; t++) {
+                acc[t][hf] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[t]), _mm256_mul_ps(dw, _mm256_set1_ps(d[t * blocks + b])), acc[t][hf]);
+                if (mins) off[t][hf] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 32 + 16 * hf))),
+                                                       _mm256_set1_ps(s[t * blocks + b]), off[t][hf]);
+                else off[t][hf] = _mm256_fmadd_ps(dw, _mm256_set1_ps(-8.0f * s[t * blocks + b]), off[t][hf]);
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        store_f(y + (size_t)t * ldy, (lanes_f){_mm256_add_ps(acc[t][0], off[t][0]), _mm256_add_ps(acc[t][1], off[t][1])});
+}
+
 // q8_0: int8 quants widened in int16 lanes by shifts (bytes 0 and 2; then 1 and 3).
 INLINE void group_q8_0(const uint8_t *group, const int16_t *p, const float *d, int64_t k, const int nt, float *y,
                        size_t ldy) {
@@ -257,6 +306,27 @@ void iq_x16_groups_avx2(int kind, const uint8_t *w, size_t row_bytes, int64_t ro
     const int64_t blocks = k / 32;
     for (int64_t g = 0; g < rows / GROUP; g++) {
         const uint8_t *group = w + (size_t)g * GROUP * row_bytes;
+        if ((kind == IQ_Q4_0 || kind == IQ_Q4_1) && tokens > MAX_GROUP_TOKENS) {
+            // Batches: 8 tokens per pass over the group (nt a constant in each call).
+            for (int64_t t = 0; t < tokens; t += MANY_TOKENS) {
+                const int nt = tokens - t < MANY_TOKENS ? (int)(tokens - t) : MANY_TOKENS;
+                const int16_t *pt = p + t * k;
+                const float *dt = d + t * blocks, *st = s + t * blocks;
+                float *yt = y + (size_t)t * ldy + GROUP * g;
+                const int mins = kind == IQ_Q4_1;
+                switch (nt) {
+                case 8: group_q4_many(mins, group, pt, dt, st, k, 8, yt, ldy); break;
+                case 7: group_q4_many(mins, group, pt, dt, st, k, 7, yt, ldy); break;
+                case 6: group_q4_many(mins, group, pt, dt, st, k, 6, yt, ldy); break;
+                case 5: group_q4_many(mins, group, pt, dt, st, k, 5, yt, ldy); break;
+                case 4: group_q4_many(mins, group, pt, dt, st, k, 4, yt, ldy); break;
+                case 3: group_q4_many(mins, group, pt, dt, st, k, 3, yt, ldy); break;
+                case 2: group_q4_many(mins, group, pt, dt, st, k, 2, yt, ldy); break;
+                default: group_q4_many(mins, group, pt, dt, st, k, 1, yt, ldy); break;
+                }
+            }
+            continue;
+        }
         for (int64_t t = 0; t < tokens; t += MAX_GROUP_TOKENS) {
             const int nt = tokens - t < MAX_GROUP_TOKENS ? (int)(tokens - t) : MAX_GROUP_TOKENS;
             const int16_t *pt = p + t * k;
