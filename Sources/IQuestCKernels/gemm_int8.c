@@ -13,7 +13,8 @@
 // With the activation a_e = dx·q_e (dx per block of 32), per group and row:
 //   Σ_{e∈g} w_e·a_e = (mul·dx) · Σ u·q  +  add · (dx·Σ q)
 // The integer sum Σ u·q is exact in every kernel set (vpdpbusd accumulates in 32 bits; the AVX2
-// form pairs vpmaddubsw, whose 16-bit pair sums stay ≤ 2·63·127 for codes ≤ 63, with vpmaddwd),
+// form adds vpmaddubsw's 16-bit pair sums in int16 only as far as they cannot overflow, then
+// widens them with vpmaddwd),
 // and the float steps are the same two FMAs in the same order, so a token's result is bitwise
 // the same in every set and whatever other tokens share the call.
 #include "iquest_ckernels.h"
@@ -169,16 +170,29 @@ static inline __attribute__((always_inline)) void avx2_half(const uint8_t *codes
     for (int64_t g = 0; g < groups; g++) {
         __m256i isum[6], ilow[6];
         for (int t = 0; t < MR; t++) isum[t] = ilow[t] = _mm256_setzero_si256();
-        for (int s = 0; s < G / 4; s++) {
-            const int64_t e = g * G + 4 * s;
-            const __m256i w = _mm256_loadu_si256((const __m256i *)(c + 16 * e));
-            for (int t = 0; t < MR; t++) {
-                const __m256i x = _mm256_set1_epi32(load4(q + t * k + e));
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones));
-                if (PLANES == 2) {
-                    const __m256i xl = _mm256_set1_epi32(load4(ql + t * k + e));
-                    ilow[t] = _mm256_add_epi32(ilow[t], _mm256_madd_epi16(_mm256_maddubs_epi16(w, xl), ones));
+        // vpmaddubsw pair sums are added in int16 for RUN steps before one vpmaddwd widens them:
+        // |pair sum| ≤ 2·15·128 = 3840 for 4-bit codes (G = 32), so 8 steps stay ≤ 30720; 6-bit
+        // codes (q6_K, G = 16) reach 2·63·128 = 16128, so 2 steps. Exact either way, and one
+        // multiply-port µop per step instead of two (the AVX2 GEMM was bound by them).
+        const int RUN = G == 32 ? 8 : 2;
+        for (int s0 = 0; s0 < G / 4; s0 += RUN) {
+            __m256i hsum[6], lsum[6];
+            for (int t = 0; t < MR; t++) hsum[t] = lsum[t] = _mm256_setzero_si256();
+            for (int s = s0; s < s0 + RUN; s++) {
+                const int64_t e = g * G + 4 * s;
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(c + 16 * e));
+                for (int t = 0; t < MR; t++) {
+                    const __m256i x = _mm256_set1_epi32(load4(q + t * k + e));
+                    hsum[t] = _mm256_add_epi16(hsum[t], _mm256_maddubs_epi16(w, x));
+                    if (PLANES == 2) {
+                        const __m256i xl = _mm256_set1_epi32(load4(ql + t * k + e));
+                        lsum[t] = _mm256_add_epi16(lsum[t], _mm256_maddubs_epi16(w, xl));
+                    }
                 }
+            }
+            for (int t = 0; t < MR; t++) {
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(hsum[t], ones));
+                if (PLANES == 2) ilow[t] = _mm256_add_epi32(ilow[t], _mm256_madd_epi16(lsum[t], ones));
             }
         }
         if (PLANES == 2)
