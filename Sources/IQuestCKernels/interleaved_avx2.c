@@ -39,6 +39,7 @@ INLINE lanes_i sub_scalar_i(lanes_i a, int32_t v) {
 // Shift counts are immediates once the callers' loops are unrolled.
 #define SRLI(a, n) ((lanes_i){_mm256_srli_epi32((a).l, (n)), _mm256_srli_epi32((a).h, (n))})
 #define SLLI(a, n) ((lanes_i){_mm256_slli_epi32((a).l, (n)), _mm256_slli_epi32((a).h, (n))})
+#define SRLI16(a, n) ((lanes_i){_mm256_srli_epi16((a).l, (n)), _mm256_srli_epi16((a).h, (n))})
 #define SRAI16(a, n) ((lanes_i){_mm256_srai_epi16((a).l, (n)), _mm256_srai_epi16((a).h, (n))})
 #define SLLI16(a, n) ((lanes_i){_mm256_slli_epi16((a).l, (n)), _mm256_slli_epi16((a).h, (n))})
 #define SRAI(a, n) ((lanes_i){_mm256_srai_epi32((a).l, (n)), _mm256_srai_epi32((a).h, (n))})
@@ -87,7 +88,7 @@ INLINE void group_q4(const int mins, const uint8_t *group, const int16_t *p, con
         for (int v = 0; v < 4; v++) {
             const lanes_i bytes = load_i(blk + head + 64 * v);
             const lanes_i n0 = and_i(bytes, low), n1 = and_i(SRLI(bytes, 4), low);
-            const lanes_i n2 = and_i(SRLI(bytes, 8), low), n3 = and_i(SRLI(bytes, 12), low);
+            const lanes_i n2 = and_i(SRLI(bytes, 8), low), n3 = SRLI16(bytes, 12);   // the top nibble of each int16 lane: no mask
             for (int t = 0; t < nt; t++) {
                 const int16_t *a = p + t * k + 32 * b + 8 * v;
                 sum[t] = dp(dp(dp(dp(sum[t], n0, a), n1, a + 2), n2, a + 4), n3, a + 6);
@@ -130,7 +131,7 @@ INLINE void group_q4_many(const int mins, const uint8_t *group, const int16_t *p
             for (int v = 0; v < 4; v++) {
                 const __m256i bytes = _mm256_loadu_si256((const __m256i *)(blk + head + 64 * v + 32 * hf));
                 const __m256i n0 = _mm256_and_si256(bytes, low), n1 = _mm256_and_si256(_mm256_srli_epi32(bytes, 4), low);
-                const __m256i n2 = _mm256_and_si256(_mm256_srli_epi32(bytes, 8), low), n3 = _mm256_and_si256(_mm256_srli_epi32(bytes, 12), low);
+                const __m256i n2 = _mm256_and_si256(_mm256_srli_epi32(bytes, 8), low), n3 = _mm256_srli_epi16(bytes, 12);
                 for (int t = 0; t < nt; t++) {
                     const int16_t *a = p + t * k + 32 * b + 8 * v;
                     sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(n0, bcast(a)));
@@ -207,7 +208,7 @@ INLINE void group_q4_K(const uint8_t *group, const int16_t *p, const float *d, c
             for (int v = 0; v < 8; v++) {
                 const lanes_i bytes = load_i(nib + 64 * v);
                 const lanes_i n0 = and_i(bytes, low), n1 = and_i(SRLI(bytes, 4), low);
-                const lanes_i n2 = and_i(SRLI(bytes, 8), low), n3 = and_i(SRLI(bytes, 12), low);
+                const lanes_i n2 = and_i(SRLI(bytes, 8), low), n3 = SRLI16(bytes, 12);   // the top nibble of each int16 lane: no mask
                 for (int t = 0; t < nt; t++) {
                     const int16_t *a = p + t * k + 32 * b0 + 4 * v;
                     even[t] = dp(dp(even[t], n0, a), n2, a + 2);
@@ -268,7 +269,8 @@ INLINE void group_q6_K(const uint8_t *group, const int16_t *p, const float *d, c
                         const __m256i he = _mm256_and_si256(hs >= 4 ? _mm256_srli_epi32(hb, hs - 4) : _mm256_slli_epi32(hb, 4 - hs), pairs);
                         const __m256i ho = _mm256_and_si256(_mm256_srli_epi32(hb, hs + 4), pairs);
                         const __m256i ce = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(src, ns), low), he);
-                        const __m256i co = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(src, ns + 8), low), ho);
+                        // ns + 8 = 12: the top nibble of each int16 lane, no mask needed.
+                        const __m256i co = _mm256_or_si256(ns ? _mm256_srli_epi16(src, 12) : _mm256_and_si256(_mm256_srli_epi32(src, 8), low), ho);
                         for (int t = 0; t < nt; t++) {
                             const int16_t *a = p + t * k + 32 * b + 4 * v;
                             if (v < 4) first[t] = dp8(dp8(first[t], ce, a), co, a + 2);
