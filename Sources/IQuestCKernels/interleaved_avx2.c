@@ -31,18 +31,12 @@ INLINE lanes_i zero_i(void) { return (lanes_i){_mm256_setzero_si256(), _mm256_se
 INLINE lanes_f zero_f(void) { return (lanes_f){_mm256_setzero_ps(), _mm256_setzero_ps()}; }
 INLINE lanes_i and_i(lanes_i a, __m256i m) { return (lanes_i){_mm256_and_si256(a.l, m), _mm256_and_si256(a.h, m)}; }
 INLINE lanes_i or_i(lanes_i a, lanes_i b) { return (lanes_i){_mm256_or_si256(a.l, b.l), _mm256_or_si256(a.h, b.h)}; }
-INLINE lanes_i add_i(lanes_i a, lanes_i b) { return (lanes_i){_mm256_add_epi32(a.l, b.l), _mm256_add_epi32(a.h, b.h)}; }
-INLINE lanes_i sub_scalar_i(lanes_i a, int32_t v) {
-    const __m256i s = _mm256_set1_epi32(v);
-    return (lanes_i){_mm256_sub_epi32(a.l, s), _mm256_sub_epi32(a.h, s)};
-}
 // Shift counts are immediates once the callers' loops are unrolled.
 #define SRLI(a, n) ((lanes_i){_mm256_srli_epi32((a).l, (n)), _mm256_srli_epi32((a).h, (n))})
 #define SLLI(a, n) ((lanes_i){_mm256_slli_epi32((a).l, (n)), _mm256_slli_epi32((a).h, (n))})
 #define SRLI16(a, n) ((lanes_i){_mm256_srli_epi16((a).l, (n)), _mm256_srli_epi16((a).h, (n))})
 #define SRAI16(a, n) ((lanes_i){_mm256_srai_epi16((a).l, (n)), _mm256_srai_epi16((a).h, (n))})
 #define SLLI16(a, n) ((lanes_i){_mm256_slli_epi16((a).l, (n)), _mm256_slli_epi16((a).h, (n))})
-#define SRAI(a, n) ((lanes_i){_mm256_srai_epi32((a).l, (n)), _mm256_srai_epi32((a).h, (n))})
 INLINE lanes_f cvt_f(lanes_i a) { return (lanes_f){_mm256_cvtepi32_ps(a.l), _mm256_cvtepi32_ps(a.h)}; }
 // 16 f16 values (32 bytes) widened to floats.
 INLINE lanes_f halfs(const uint8_t *p) {
@@ -61,11 +55,18 @@ INLINE lanes_f fma_scalar_f(lanes_f a, float v, lanes_f c) {
 INLINE void store_f(float *y, lanes_f a) { _mm256_storeu_ps(y, a.l), _mm256_storeu_ps(y + 8, a.h); }
 INLINE lanes_f add_f(lanes_f a, lanes_f b) { return (lanes_f){_mm256_add_ps(a.l, b.l), _mm256_add_ps(a.h, b.h)}; }
 
-// acc + (int16 pairs of n) · (the activation pair at `pair`, broadcast), per lane.
-INLINE lanes_i dp(lanes_i acc, lanes_i n, const int16_t *pair) {
+// The activation pair at `pair` (two int16 quants) broadcast to every dword lane.
+INLINE __m256i bcast(const int16_t *pair) {
     int32_t a;
     memcpy(&a, pair, 4);
-    const __m256i b = _mm256_set1_epi32(a);
+    return _mm256_set1_epi32(a);
+}
+// acc + (int16 pairs of n) · (the activation pair at `pair`), per lane: 8 lanes, then 16.
+INLINE __m256i dp8(__m256i acc, __m256i n, const int16_t *pair) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(n, bcast(pair)));
+}
+INLINE lanes_i dp(lanes_i acc, lanes_i n, const int16_t *pair) {
+    const __m256i b = bcast(pair);
     return (lanes_i){_mm256_add_epi32(acc.l, _mm256_madd_epi16(n.l, b)), _mm256_add_epi32(acc.h, _mm256_madd_epi16(n.h, b))};
 }
 
@@ -109,12 +110,6 @@ INLINE void group_q4(const int mins, const uint8_t *group, const int16_t *p, con
 // spill. The nibbles of a half are unpacked once for all tokens; per lane the integer sums and
 // the float steps are those above, so a token's result is bitwise the same alone or batched.
 #define MANY_TOKENS 8
-INLINE __m256i bcast(const int16_t *pair) {
-    int32_t a;
-    memcpy(&a, pair, 4);
-    return _mm256_set1_epi32(a);
-}
-
 INLINE void group_q4_many(const int mins, const uint8_t *group, const int16_t *p, const float *d, const float *s,
                           int64_t k, const int nt, float *y, size_t ldy) {
     const int64_t blocks = k / 32;
@@ -134,10 +129,7 @@ INLINE void group_q4_many(const int mins, const uint8_t *group, const int16_t *p
                 const __m256i n2 = _mm256_and_si256(_mm256_srli_epi32(bytes, 8), low), n3 = _mm256_srli_epi16(bytes, 12);
                 for (int t = 0; t < nt; t++) {
                     const int16_t *a = p + t * k + 32 * b + 8 * v;
-                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(n0, bcast(a)));
-                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(n1, bcast(a + 2)));
-                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(n2, bcast(a + 4)));
-                    sum[t] = _mm256_add_epi32(sum[t], _mm256_madd_epi16(n3, bcast(a + 6)));
+                    sum[t] = dp8(dp8(dp8(dp8(sum[t], n0, a), n1, a + 2), n2, a + 4), n3, a + 6);
                 }
             }
             const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16 * hf)));
@@ -236,12 +228,6 @@ INLINE void group_q4_K(const uint8_t *group, const int16_t *p, const float *d, c
 // done one 8-row half at a time (the other half of each piece vector is the next 32 bytes): with
 // both halves at once the codes, bit pairs and sums outgrow the 16 ymm registers and spill
 // (7B-shape q6_K from DRAM, 2 threads: 14.5 GB/s with both halves, ALU-bound).
-INLINE __m256i dp8(__m256i acc, __m256i n, const int16_t *pair) {
-    int32_t a;
-    memcpy(&a, pair, 4);
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(n, _mm256_set1_epi32(a)));
-}
-
 INLINE void group_q6_K(const uint8_t *group, const int16_t *p, const float *d, const int32_t *h16, int64_t k,
                        const int nt, float *y, size_t ldy) {
     const int64_t blocks = k / 32;

@@ -41,7 +41,7 @@ public enum WeightKind: Sendable, Equatable, CaseIterable {
 public enum WeightLayout: Sendable, Equatable {
     /// Row r at base + r·rowBytes.
     case rowMajor
-    /// q8_0 / q4_0 / q4_1 / q4_K / q6_K rows interleaved 16 at a time for the AVX-512 decode kernels (layout in
+    /// q8_0 / q4_0 / q4_1 / q4_K / q6_K rows interleaved 16 at a time for the AVX-512 and AVX2 decode kernels (layout in
     /// iquest_ckernels.h, `iq_x16_*`), made at load by `WeightMatrix.interleaving16`: group g of
     /// 16 rows fills the bytes those rows would, but a single row cannot be addressed.
     case interleaved16

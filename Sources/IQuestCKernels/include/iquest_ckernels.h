@@ -123,14 +123,14 @@ int iq_gemm_q16(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t
 //   then d (2 bytes).
 // So a 64-byte vector holds the same 4 bytes of 16 rows, one row per dword lane.
 // Whether `kind` is repacked into this layout when `set` is the active kernel set (only where a
-// kernel exploits it: q8_0, q4_0, q4_1, q4_K and q6_K under AVX-512 VNNI).
+// kernel exploits it: q8_0, q4_0, q4_1, q4_K and q6_K under AVX-512 VNNI and AVX2).
 int iq_x16_preferred(int kind, int set);
 void iq_x16_interleave(int kind, const void *src, size_t row_bytes, int64_t rows, int64_t k, void *dst);
 // Restores one group's 16 rows (row-major, row_bytes apart) at dst.
 void iq_x16_deinterleave(int kind, const void *group, size_t row_bytes, int64_t k, void *dst);
 // The products above on an x16 matrix of `kind` (w at a group start, rows a multiple of 16;
 // pack_panel16: one group). Same results as the row-major functions on the row-major matrix,
-// except the int16 decode products under AVX-512, which have their own kernel (float rounding
+// except the int16 decode products under AVX-512 and AVX2, which have their own kernels (float rounding
 // order only; bitwise the same for a token alone or batched).
 void iq_x16_dot_rows(int kind, const void *w, size_t row_bytes, int64_t rows, const float *x, int64_t k, float *y);
 void iq_x16_dot_rows_q8(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q, const float *d,
