@@ -91,10 +91,14 @@ public enum KernelSetError: Error, CustomStringConvertible, Equatable {
 ///   (int16 as two int8 planes, or int8: llama.cpp's q8_0 activation scheme) and multiplied in
 ///   integer SIMD (vpdpbusd with VNNI) with exact integer sums, when the kernel set has a kernel
 ///   for the weight kind.
+/// - `int8`: prompt rows in int8 blocks whatever the decode precision (decode rows keep int16):
+///   half the integer work of two planes, so the fastest prefill; the next-token KL it adds is
+///   llama.cpp's order (~3e-3 mean on SmolLM2, below llama.cpp's own on the same files;
+///   docs/PERFORMANCE.md, tools/kl_vs_llamacpp.py).
 /// - `float`: weights decoded to f32 panels and multiplied in f32 (the earlier path).
 /// Models loaded with `ActivationPrecision.exact` always take the f32 path (parity tests).
 public enum PromptProducts: String, CaseIterable, Sendable {
-    case integer, float
+    case integer, int8, float
 
     nonisolated(unsafe) public static var current: PromptProducts = .integer
 }

@@ -15,8 +15,8 @@ import IQuestCKernels
 /// q8_0/q4_0/q4_1/q4_K/q6_K weights, x is quantized once into it and the rows are dotted with
 /// integer SIMD instead. On the prompt path with that scratch, PromptProducts.integer and a
 /// kernel for the kind in the active KernelSet, x is quantized in the scratch's precision (int16
-/// as two int8 planes, or int8) and multiplied by the integer GEMM (IQuestCKernels/gemm_int8.c)
-/// instead of the f32 panels.
+/// as two int8 planes, or int8; PromptProducts.int8 asks for int8 whatever the scratch) and
+/// multiplied by the integer GEMM (IQuestCKernels/gemm_int8.c) instead of the f32 panels.
 public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatrix,
                    into y: UnsafeMutablePointer<Float>, pool: ComputePool, quantized: QuantizedActivations? = nil,
                    path: ProductPath = .automatic) {
@@ -36,11 +36,11 @@ public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatr
     }
 }
 
-/// Whether a prompt-path product with `w` goes to the integer GEMM (a scratch, PromptProducts.integer
-/// and a kernel for the kind in the active set).
+/// Whether a prompt-path product with `w` goes to the integer GEMM (a scratch, PromptProducts
+/// integer or int8, and a kernel for the kind in the active set).
 @inline(__always)
 func takesIntegerGEMM(_ w: WeightMatrix, _ quantized: QuantizedActivations?) -> Bool {
-    quantized != nil && PromptProducts.current == .integer && w.kind.hasIntegerDot
+    quantized != nil && PromptProducts.current != .float && w.kind.hasIntegerDot
         && iq_gemm_q8_supported(w.kind.cKind, iq_kernel_set()) != 0
 }
 

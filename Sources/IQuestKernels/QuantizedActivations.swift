@@ -41,6 +41,9 @@ public final class QuantizedActivations {
     public private(set) var promptScales: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private var promptSums: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
     private var promptCapacity = 0
+    /// Whether the last `quantizePrompt` wrote int8 blocks (this scratch's precision is int8, or
+    /// PromptProducts.int8 asked for them) rather than two int16 planes.
+    public private(set) var promptIsInt8 = false
 
     /// Scratch for `precision`; nil for `.exact`, which needs none.
     public init?(_ precision: ActivationPrecision) {
@@ -68,9 +71,10 @@ public final class QuantizedActivations {
         }
     }
 
-    /// Quantizes x [rows, columns] for the prompt GEMM in this scratch's precision (columns a
-    /// multiple of 32).
-    public func quantizePrompt(_ x: UnsafePointer<Float>, rows: Int, columns: Int) {
+    /// Quantizes x [rows, columns] for the prompt GEMM (columns a multiple of 32): in this
+    /// scratch's precision, or int8 blocks with `int8` (PromptProducts.int8).
+    public func quantizePrompt(_ x: UnsafePointer<Float>, rows: Int, columns: Int,
+                               int8: Bool = PromptProducts.current == .int8) {
         let count = rows * columns
         if count > promptCapacity {
             promptQuants.deallocate(); promptLow.deallocate(); promptScales.deallocate(); promptSums.deallocate()
@@ -80,7 +84,8 @@ public final class QuantizedActivations {
             promptScales = .allocate(capacity: count / 32)
             promptSums = .allocate(capacity: count / 32)
         }
-        if precision == .int8 {
+        promptIsInt8 = int8 || precision == .int8
+        if promptIsInt8 {
             iq_quantize_q8(x, Int64(count), promptQuants, promptScales, promptSums)
         } else {
             iq_quantize_q16_planes(x, Int64(count), promptQuants, promptLow, promptScales)
@@ -92,7 +97,7 @@ public final class QuantizedActivations {
     @inline(__always)
     func promptProduct(_ w: WeightMatrix, _ rows: Range<Int>, tokens m: Int, into y: UnsafeMutablePointer<Float>) -> Bool {
         let x16 = w.layout == .interleaved16
-        let done = precision == .int8
+        let done = promptIsInt8
             ? (x16 ? iq_x16_gemm_q8 : iq_gemm_q8)(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), Int64(w.columns),
                          promptQuants, promptScales, Int64(m), y + rows.lowerBound, w.rows)
             : (x16 ? iq_x16_gemm_q16 : iq_gemm_q16)(w.kind.cKind, w.row(rows.lowerBound), w.rowBytes, Int64(rows.count), Int64(w.columns),

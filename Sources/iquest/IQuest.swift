@@ -7,7 +7,7 @@ struct IQuest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "iquest",
         abstract: "Run IQuest-Coder-V1 and other Llama-family models on the CPU.",
-        subcommands: [Generate.self, Chat.self, Tokenize.self, Template.self, Bench.self, Quantize.self, Serve.self, Kernels.self,
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Template.self, Bench.self, Quantize.self, Serve.self, Kernels.self, LogitsDump.self,
                       Eval.self])
 }
 
@@ -68,8 +68,8 @@ struct KernelOptions: ParsableArguments {
                                valueName: "set"))
     var kernels: String?
 
-    @Option(help: ArgumentHelp("Prompt products on quantized weights: integer (int8 activation blocks, integer SIMD) or float (f32 panels).",
-                               valueName: "integer|float"))
+    @Option(help: ArgumentHelp("Prompt products on quantized weights: integer (integer SIMD, activations in --activations' precision), int8 (int8 activation blocks for prompt rows while decode rows keep --activations: the fastest prefill, llama.cpp's accuracy) or float (f32 panels).",
+                               valueName: "integer|int8|float"))
     var promptProducts: PromptProducts = .integer
 
     @Option(help: ArgumentHelp("Repack weights at load into the layout the kernel set reads fastest (auto), or use them as stored (off; also IQUEST_REPACK=off).",
