@@ -89,10 +89,16 @@ static void row_codes(int kind, const uint8_t *row, int64_t k, uint8_t *u, float
                 mul[16 * sb + g] = scale;
                 add[16 * sb + g] = -32.0f * scale;
             }
-            for (int e = 0; e < 256; e++) {
-                const int h = e / 128, l = e % 32, c = (e % 128) / 32;
+            // Element 128h + 32c + l: nibble (c >> 1) of ql byte l + 32(c & 1), bit pair c of qh byte l
+            // (the inner loop vectorizes).
+            for (int h = 0; h < 2; h++) {
                 const uint8_t *ql = blk + 64 * h, *qh = blk + 128 + 32 * h;
-                u[256 * sb + e] = (uint8_t)(((ql[l + 32 * (c & 1)] >> (4 * (c >> 1))) & 15) | (((qh[l] >> (2 * c)) & 3) << 4));
+                for (int c = 0; c < 4; c++) {
+                    uint8_t *uc = u + 256 * sb + 128 * h + 32 * c;
+                    const uint8_t *lo = ql + 32 * (c & 1);
+                    const int shift = 4 * (c >> 1), pair = 2 * c;
+                    for (int l = 0; l < 32; l++) uc[l] = (uint8_t)(((lo[l] >> shift) & 15) | (((qh[l] >> pair) & 3) << 4));
+                }
             }
         }
         break;
