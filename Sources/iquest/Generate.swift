@@ -116,7 +116,7 @@ struct Generate: ParsableCommand {
 
     private func promptTokens(_ loaded: LoadedModel) throws -> [Int] {
         if let promptIds {
-            return try parseTokenIds(promptIds)
+            return try parseTokenIds(Substring(promptIds))
         }
         let text = prompt ?? ""
         if chat {
@@ -127,12 +127,14 @@ struct Generate: ParsableCommand {
     }
 }
 
-/// Parses "1,2,3" (spaces allowed) into token ids.
-func parseTokenIds(_ text: String) throws -> [Int] {
-    try text.split(separator: ",").map { part in
+/// Parses "1,2,3" (spaces allowed; or ids separated as `separator` says) into token ids; errors
+/// name `option`.
+func parseTokenIds(_ text: Substring, option: String = "--prompt-ids",
+                   separator: (Character) -> Bool = { $0 == "," }) throws -> [Int] {
+    try text.split(whereSeparator: separator).map { part in
         let trimmed = part.trimmingCharacters(in: .whitespaces)
         guard let id = Int(trimmed), id >= 0 else {
-            throw ValidationError("--prompt-ids: '\(trimmed)' is not a token id")
+            throw ValidationError("\(option): '\(trimmed)' is not a token id")
         }
         return id
     }

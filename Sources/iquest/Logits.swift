@@ -26,14 +26,9 @@ struct LogitsDump: ParsableCommand {
             } catch {
                 throw ValidationError("cannot read --ids \(ids): \(error.localizedDescription)")
             }
-            let prompts = try text.split(separator: "\n").compactMap { line -> [Int]? in
-                let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                guard !fields.isEmpty else { return nil }
-                return try fields.map { field in
-                    guard let id = Int(field) else { throw ValidationError("--ids: '\(field)' is not a token id") }
-                    return id
-                }
-            }
+            let prompts = try text.split(separator: "\n")
+                .map { try parseTokenIds($0, option: "--ids", separator: { $0 == " " || $0 == "\t" }) }
+                .filter { !$0.isEmpty }
             guard !prompts.isEmpty else { throw ValidationError("--ids \(ids) holds no prompt") }
             let loaded = try LoadedModel.load(path: modelOptions.model, threads: modelOptions.threads,
                                               activations: modelOptions.activations, progress: printError)
