@@ -18,6 +18,7 @@
 // and the float steps are the same two FMAs in the same order, so a token's result is bitwise
 // the same in every set and whatever other tokens share the call.
 #include "iquest_ckernels.h"
+#include "gemm_internal.h"
 #include "half_scalar.h"
 #include "kquants.h"
 #include <float.h>
@@ -315,8 +316,8 @@ int iq_gemm_q8(int kind, const void *w, size_t row_bytes, int64_t rows, int64_t 
     return iq_gemm_q16(kind, w, row_bytes, rows, k, q, NULL, d, tokens, y, ldy);
 }
 
-// The GEMM; with `x16` the weights are in the 16-row interleaved layout (iq_x16_*): each
-// panel's group is restored to row-major rows in the scratch before it is packed.
+// The GEMM; with `x16` the weights are in the 16-row interleaved layout (iq_x16_*), whose groups
+// are packed straight into panels (gemm_pack_x16.c).
 static int gemm(int kind, int x16, const void *w, size_t row_bytes, int64_t rows, int64_t k, const int8_t *q,
                 const int8_t *ql, const float *d, int64_t tokens, float *y, size_t ldy) {
     const int set = iq_kernel_set();
@@ -332,8 +333,7 @@ static int gemm(int kind, int x16, const void *w, size_t row_bytes, int64_t rows
     const size_t panel_bytes = (size_t)16 * k + 2 * sizeof(float) * 16 * (size_t)groups;
     // Per panel: codes, mul, add; then the row scratch, the tile's outputs and the group sums.
     const size_t bytes = PANEL_GROUP * panel_bytes + (size_t)k + 2 * sizeof(float) * (size_t)groups +
-                         sizeof(float) * 16 * 8 + sizeof(float) * (size_t)(tokens * groups) + 64 * 8 +
-                         (x16 ? PANEL * row_bytes + 64 : 0);
+                         sizeof(float) * 16 * 8 + sizeof(float) * (size_t)(tokens * groups) + 64 * 8;
     uint8_t *scratch = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (!scratch) return 0;
     uint8_t *panels = scratch;
@@ -341,7 +341,6 @@ static int gemm(int kind, int x16, const void *w, size_t row_bytes, int64_t rows
     float *gm = (float *)(((uintptr_t)(u + k) + 63) & ~(uintptr_t)63), *ga = gm + groups;
     float *tmp = (float *)(((uintptr_t)(ga + groups) + 63) & ~(uintptr_t)63);
     float *sx = tmp + 16 * 8;
-    uint8_t *restored = (uint8_t *)(((uintptr_t)(sx + tokens * groups) + 63) & ~(uintptr_t)63);
     // Group sums dx·Σq of every token (the quantizer's s when G = 32: the same integers, the same product).
     for (int64_t t = 0; t < tokens; t++)
         for (int64_t g = 0; g < groups; g++) {
@@ -356,12 +355,9 @@ static int gemm(int kind, int x16, const void *w, size_t row_bytes, int64_t rows
             nrs[np] = left < PANEL ? (int)left : PANEL;
             uint8_t *p = panels + np * panel_bytes;
             const uint8_t *rows_at = (const uint8_t *)w + (size_t)(r0 + PANEL * np) * row_bytes;
-            if (x16) {
-                iq_x16_deinterleave(kind, rows_at, row_bytes, k, restored);
-                rows_at = restored;
-            }
-            pack_panel(kind, rows_at, row_bytes, nrs[np], k, p,
-                       (float *)(p + 16 * k), (float *)(p + 16 * k) + 16 * groups, u, gm, ga);
+            if (x16) iq_x16_pack_gemm_panel(kind, rows_at, k, p, (float *)(p + 16 * k), (float *)(p + 16 * k) + 16 * groups);
+            else pack_panel(kind, rows_at, row_bytes, nrs[np], k, p, (float *)(p + 16 * k), (float *)(p + 16 * k) + 16 * groups,
+                            u, gm, ga);
         }
         for (int64_t t0 = 0; t0 < tokens; t0 += tile) {
             const int mr = tokens - t0 < tile ? (int)(tokens - t0) : tile;
