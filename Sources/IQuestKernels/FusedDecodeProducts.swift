@@ -4,7 +4,7 @@
 /// every `pool.run` is one wake-up and one barrier. Q/K/V share their input, and so do gate/up,
 /// so each group needs only one pass; the input is quantized once for the integer kernels; the
 /// SwiGLU product is applied by each thread to the rows it just computed. Results are identical
-/// to separate `linear` calls (same kernels, same rows per thread), and with several tokens each
+/// to separate `linear` calls (same kernels, same rows per part), and with several tokens each
 /// token's result is bitwise what it is alone. On the GEMM path (M ≥ 4 with `.automatic`, or
 /// `.prompt`) each matrix is its own pass (the product itself dominates), over an input
 /// quantized once for the integer GEMM.
@@ -27,10 +27,11 @@ public func linear(_ x: UnsafePointer<Float>, rows m: Int, _ a: DecodeProduct, _
         return
     }
     let integer = prepareIntegerInput(x, m, a.weights, b.weights, c.weights, quantized)
-    pool.run { t in
-        decodeSlice(x, m, a, t, pool, integer)
-        decodeSlice(x, m, b, t, pool, integer)
-        decodeSlice(x, m, c, t, pool, integer)
+    let parts = pool.decodeParts(bytes: a.weights.byteCount + b.weights.byteCount + c.weights.byteCount)
+    pool.run(parts: parts) { part in
+        decodeSlice(x, m, a, part, of: parts, pool, integer)
+        decodeSlice(x, m, b, part, of: parts, pool, integer)
+        decodeSlice(x, m, c, part, of: parts, pool, integer)
     }
 }
 
@@ -45,12 +46,13 @@ public func gatedLinear(_ x: UnsafePointer<Float>, rows m: Int, gate: DecodeProd
         return
     }
     let integer = prepareIntegerInput(x, m, gate.weights, up.weights, nil, quantized)
-    // One split for both products, so each thread multiplies the rows it just computed.
+    // One split for both products, so each part multiplies the rows it just computed.
     let granule = max(gate.weights.decodeGranule, up.weights.decodeGranule)
-    pool.run { t in
-        decodeSlice(x, m, gate, t, pool, integer, granule: granule)
-        decodeSlice(x, m, up, t, pool, integer, granule: granule)
-        let rows = pool.slice(t, of: n, granule: granule)
+    let parts = pool.decodeParts(bytes: gate.weights.byteCount + up.weights.byteCount)
+    pool.run(parts: parts) { part in
+        decodeSlice(x, m, gate, part, of: parts, pool, integer, granule: granule)
+        decodeSlice(x, m, up, part, of: parts, pool, integer, granule: granule)
+        let rows = pool.slice(part, of: n, granule: granule, parts: parts)
         guard !rows.isEmpty else { return }
         for token in 0..<m {
             let offset = token * n + rows.lowerBound

@@ -10,7 +10,8 @@ import IQuestCKernels
 /// - prompt (GEMM): each thread packs 16 weight rows at a time, decoded to f32 and transposed
 ///   to [K, 16], into a cache-resident panel, and sweeps every token over it with a 6×16
 ///   register-blocked outer-product kernel (compute-bound path).
-/// Threads split the N output rows (the split does not depend on M).
+/// Threads split the N output rows (the split does not depend on M; decode products in several
+/// parts per thread, claimed as threads come free).
 /// With `quantized` scratch (ActivationPrecision.int16 / .int8), the decode path and
 /// q8_0/q4_0/q4_1/q4_K/q6_K weights, x is quantized once into it and the rows are dotted with
 /// integer SIMD instead. On the prompt path with that scratch, PromptProducts.integer and a
@@ -28,7 +29,8 @@ public func linear(_ x: UnsafePointer<Float>, rows m: Int, weights w: WeightMatr
             integer = quantized
         }
         let product = DecodeProduct(w, into: y)
-        pool.run { t in decodeSlice(x, m, product, t, pool, integer) }
+        let parts = pool.decodeParts(bytes: w.byteCount)
+        pool.run(parts: parts) { part in decodeSlice(x, m, product, part, of: parts, pool, integer) }
     } else {
         let integer = takesIntegerGEMM(w, quantized) ? quantized : nil
         integer?.quantizePrompt(x, rows: m, columns: w.columns)

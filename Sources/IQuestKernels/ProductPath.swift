@@ -30,15 +30,15 @@ extension WeightMatrix {
     @inline(__always) var decodeGranule: Int { max(4, rowGranule) }
 }
 
-/// Thread t's rows of one product for M tokens: y[token, r] = x[token] · W[r] for r in
-/// pool.slice(t, of: N, granule: granule ?? w.decodeGranule) (the split does not depend on M).
-/// On the integer path when the input was quantized and the matrix has integer kernels, else on
-/// the f32 row kernels.
+/// Part `part` of `parts` (pool.decodeParts, run by pool.run(parts:)) of one product for M
+/// tokens: y[token, r] = x[token] · W[r] for r in that part's rows in whole multiples of
+/// granule ?? w.decodeGranule (the split does not depend on M). On the integer path when the
+/// input was quantized and the matrix has integer kernels, else on the f32 row kernels.
 @inline(__always)
-func decodeSlice(_ x: UnsafePointer<Float>, _ m: Int, _ p: DecodeProduct, _ t: Int, _ pool: ComputePool,
-                 _ integer: QuantizedActivations?, granule: Int? = nil) {
+func decodeSlice(_ x: UnsafePointer<Float>, _ m: Int, _ p: DecodeProduct, _ part: Int, of parts: Int,
+                 _ pool: ComputePool, _ integer: QuantizedActivations?, granule: Int? = nil) {
     let w = p.weights
-    let rows = pool.slice(t, of: w.rows, granule: granule ?? w.decodeGranule)
+    let rows = pool.slice(part, of: w.rows, granule: granule ?? w.decodeGranule, parts: parts)
     guard !rows.isEmpty, m > 0 else { return }
     if let integer, w.kind.hasIntegerDot {
         integer.dotRows(w, rows, tokens: m, into: p.output + rows.lowerBound, stride: w.rows)

@@ -37,6 +37,44 @@ import Testing
         }
     }
 
+    /// With more parts than threads (decode products cut finer), every part of every call runs
+    /// exactly once, also when one part is slow and the parts outnumber or undercut the threads.
+    @Test(arguments: [1, 2, 3])
+    func everyPartRunsOncePerCall(threads: Int) {
+        let pool = ComputePool(threads: threads)
+        for parts in [1, 2, 5, 8, 13] {
+            for call in 0..<300 {
+                let ran = Tally(parts)
+                pool.run(parts: parts) { part in
+                    if call % 50 == 0 && part == call % parts { usleep(1_000) }
+                    ran.count(part)
+                }
+                #expect(ran.counts == Array(repeating: 1, count: parts), "threads \(threads) parts \(parts) call \(call)")
+            }
+        }
+    }
+
+    /// The parts of a pass tile the rows: contiguous, in order, in whole granules, none empty
+    /// before the last non-empty one, and their union is 0..<count.
+    @Test func partsTileTheRows() {
+        let pool = ComputePool(threads: 2)
+        for (count, granule, parts) in [(5120, 16, 8), (1024, 16, 6), (80, 16, 8), (7, 1, 3), (0, 16, 4)] {
+            var next = 0
+            for part in 0..<parts {
+                let rows = pool.slice(part, of: count, granule: granule, parts: parts)
+                #expect(rows.lowerBound == next || rows.isEmpty, "\(count)/\(granule)/\(parts): part \(part) \(rows)")
+                if !rows.isEmpty { #expect(rows.lowerBound % granule == 0) }
+                next = max(next, rows.upperBound)
+            }
+            #expect(next == count, "\(count)/\(granule)/\(parts): parts end at \(next)")
+        }
+        // Small passes stay one part per thread; large ones get up to 4 per thread.
+        #expect(pool.decodeParts(bytes: 500_000) == 2)
+        #expect(pool.decodeParts(bytes: 9 << 20) == 4)
+        #expect(pool.decodeParts(bytes: 200 << 20) == 8)
+        #expect(ComputePool(threads: 1).decodeParts(bytes: 200 << 20) == 1)
+    }
+
     /// After the workers have gone to sleep (idle well past their spin), calls still run every
     /// index exactly once and produce the complete result.
     @Test func sleepingWorkersStillServeEveryIndex() {

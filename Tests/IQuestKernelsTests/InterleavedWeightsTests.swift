@@ -156,6 +156,23 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
         }
     }
 
+    /// A matrix large enough to be cut into several parts per thread (9.4 MB of q4_0, 4 parts on
+    /// 2 threads) gives bitwise the one-thread results, alone and with 3 tokens in the step.
+    @Test func decodePartsGiveTheOneThreadResults() {
+        var rng = TestRNG(seed: 0x16E)
+        let n = 4096, k = 4096
+        let pair = InterleavedPair(.q4_0, bytes: randomWeightBytes(.q4_0, rows: n, columns: k, rng: &rng), rows: n, columns: k)
+        let two = ComputePool(threads: 2)
+        #expect(two.decodeParts(bytes: pair.interleaved.byteCount) == 4)
+        for m in [1, 3] {
+            let x = rng.floats(m * k, -2, 2)
+            let one = product(pair.interleaved, x, m: m, .int16, path: .decode)
+            let split = product(pair.interleaved, x, m: m, .int16, path: .decode, pool: two)
+            #expect(!one.contains { $0.isNaN })
+            #expect(one == split, "m = \(m): 4 parts on 2 threads differ from 1 thread")
+        }
+    }
+
     /// Several threads split an interleaved matrix in whole groups, and a SwiGLU pair whose gate
     /// is interleaved and whose up is not still multiplies each row by its own partner.
     @Test func threadsSplitWholeGroups() {
