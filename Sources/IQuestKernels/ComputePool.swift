@@ -17,17 +17,7 @@ public struct ComputePool: Sendable {
     /// Calls `body(t)` for t in 0..<threads concurrently and returns when all have finished.
     @inline(__always)
     public func run(_ body: (Int) -> Void) {
-        if threads == 1 {
-            body(0)
-            return
-        }
-        // Kernels hand raw pointers to disjoint slices of their buffers; the caller guarantees
-        // the slices don't overlap, which Sendable checking cannot see.
-        withoutActuallyEscaping(body) { body in
-            if workers?.run(body) == true { return }
-            nonisolated(unsafe) let work = body
-            DispatchQueue.concurrentPerform(iterations: threads) { work($0) }
-        }
+        run(parts: threads, body)
     }
 
     /// Calls `body(part)` for every part in 0..<parts, each once, spread over the threads as they
@@ -38,6 +28,8 @@ public struct ComputePool: Sendable {
             for part in 0..<max(1, parts) { body(part) }
             return
         }
+        // Kernels hand raw pointers to disjoint slices of their buffers; the caller guarantees
+        // the slices don't overlap, which Sendable checking cannot see.
         withoutActuallyEscaping(body) { body in
             if workers?.run(parts: parts, body) == true { return }
             nonisolated(unsafe) let work = body

@@ -9,12 +9,13 @@ import Synchronization
 
 /// `size − 1` worker threads that run one closure per call alongside the caller. The participant
 /// indices of a call (`size`, or more when the caller cuts its work finer) are handed out by an
-/// atomic counter to whoever asks first, the caller included: a worker that is not running at that moment (descheduled on a busy machine,
-/// or still waking up) leaves its share to the caller instead of making it wait, so an
+/// atomic counter to whoever asks first, the caller included: a worker that is not running at
+/// that moment (descheduled on a busy machine, or still waking up) leaves its share to the
+/// caller instead of making it wait, so an
 /// oversubscribed machine degrades towards one thread's speed rather than to a standstill.
 /// Publication: the caller stores the task, resets the counters and bumps `generation`
 /// (release); a participant claims an index with an acquiring read-modify-write, so it sees that
-/// task, runs it and counts it finished (release); the caller returns once all `size` indices are
+/// task, runs it and counts it finished (release); the caller returns once all the call's indices are
 /// finished (acquire), so no participant touches the task after that. With more indices than
 /// threads, a thread that finishes early (the other one was descheduled, woke late or runs on a
 /// slower core) takes the remaining ones instead of waiting. Idle workers spin ~50 µs,
@@ -30,7 +31,7 @@ final class WorkerGroup: @unchecked Sendable {
     private let busy = Atomic<Bool>(false)
     private nonisolated(unsafe) var task: ((Int) -> Void)?
     /// Indices of the current call (published with `task`).
-    private nonisolated(unsafe) var parts_ = 0
+    private nonisolated(unsafe) var indices = 0
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var sleepers = 0
@@ -58,14 +59,14 @@ final class WorkerGroup: @unchecked Sendable {
         }
     }
 
-    /// Runs `body(i)` for every i in 0..<parts (default: one per participant), each index once, on
+    /// Runs `body(i)` for every i in 0..<parts, each index once, on
     /// whichever of this thread and the workers claims it first; false (nothing run) if the group
     /// is already serving another caller.
-    func run(parts: Int? = nil, _ body: (Int) -> Void) -> Bool {
+    func run(parts: Int, _ body: (Int) -> Void) -> Bool {
         guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
         withoutActuallyEscaping(body) { body in
             task = body
-            parts_ = max(1, parts ?? size)
+            indices = max(1, parts)
             finished.store(0, ordering: .relaxed)
             claimed.store(0, ordering: .releasing)
             generation.add(1, ordering: .releasing)
@@ -76,7 +77,7 @@ final class WorkerGroup: @unchecked Sendable {
             // Left: indices a worker claimed and is still running. Yield the core now and then,
             // in case that worker is waiting for it.
             var spins = 0
-            while finished.load(ordering: .acquiring) < parts_ {
+            while finished.load(ordering: .acquiring) < indices {
                 spins += 1
                 if spins & 1023 == 0 { sched_yield() } else { spinPause() }
             }
@@ -91,7 +92,7 @@ final class WorkerGroup: @unchecked Sendable {
     private func participate() {
         while true {
             let index = claimed.add(1, ordering: .acquiringAndReleasing).oldValue
-            guard index < parts_ else { return }
+            guard index < indices else { return }
             runTask(index)
             finished.add(1, ordering: .releasing)
         }
