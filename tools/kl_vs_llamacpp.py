@@ -21,7 +21,7 @@ import tempfile
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PATHS = [("default (int16)", []), ("--prompt-products int8", ["--prompt-products", "int8"])]
+PATHS = [("default (int8 prompt rows)", []), ("--prompt-products integer (int16)", ["--prompt-products", "integer"])]
 
 
 def log_softmax(x):

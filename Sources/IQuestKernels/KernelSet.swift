@@ -86,15 +86,18 @@ public enum KernelSetError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// How prompt-path (GEMM) products meet quantized weights, process-wide:
-/// - `integer` (the default): each activation row is quantized in the model's ActivationPrecision
+/// How prompt-path (GEMM) products meet quantized weights, process-wide. The command line
+/// defaults to `int8` (`--prompt-products`); the value starts as `integer` so that code which
+/// sets nothing (the test suites, an embedder) gets the precise integer path.
+/// - `integer`: each activation row is quantized in the model's ActivationPrecision
 ///   (int16 as two int8 planes, or int8: llama.cpp's q8_0 activation scheme) and multiplied in
 ///   integer SIMD (vpdpbusd with VNNI) with exact integer sums, when the kernel set has a kernel
 ///   for the weight kind.
 /// - `int8`: prompt rows in int8 blocks whatever the decode precision (decode rows keep int16):
-///   half the integer work of two planes, so the fastest prefill; the next-token KL it adds is
-///   llama.cpp's order (~3e-3 mean on SmolLM2, below llama.cpp's own on the same files;
-///   docs/PERFORMANCE.md, tools/kl_vs_llamacpp.py).
+///   half the integer work of two planes, so the fastest prefill (1.6–1.9× `integer` at the
+///   IQuest-7B shape on AVX2); the next-token KL it adds is llama.cpp's order (~3e-3 mean on
+///   SmolLM2, below llama.cpp's own on the same files; docs/PERFORMANCE.md,
+///   tools/kl_vs_llamacpp.py).
 /// - `float`: weights decoded to f32 panels and multiplied in f32 (the earlier path).
 /// Models loaded with `ActivationPrecision.exact` always take the f32 path (parity tests).
 public enum PromptProducts: String, CaseIterable, Sendable {

@@ -30,7 +30,7 @@ struct ModelOptions: ParsableArguments {
 extension ActivationPrecision: ExpressibleByArgument {}
 
 let activationsHelp = ArgumentHelp(
-    "Activations in products with q8_0/q4_0/q4_1/q4_K/q6_K weights (decode rows and, with --prompt-products integer, prompt rows): exact (f32, the reference), int16 (default) or int8 (llama.cpp's scheme: fastest, least accurate).",
+    "Activations in products with q8_0/q4_0/q4_1/q4_K/q6_K weights (decode rows, and prompt rows with --prompt-products integer): exact (f32, the reference), int16 (default) or int8 (llama.cpp's scheme: fastest, least accurate).",
     valueName: "exact|int16|int8")
 
 /// Writes to stderr without buffering.
@@ -68,9 +68,9 @@ struct KernelOptions: ParsableArguments {
                                valueName: "set"))
     var kernels: String?
 
-    @Option(help: ArgumentHelp("Prompt products on quantized weights: integer (integer SIMD, activations in --activations' precision), int8 (int8 activation blocks for prompt rows while decode rows keep --activations: the fastest prefill, llama.cpp's accuracy) or float (f32 panels).",
-                               valueName: "integer|int8|float"))
-    var promptProducts: PromptProducts = .integer
+    @Option(help: ArgumentHelp("Prompt products on quantized weights: int8 (default: int8 activation blocks for prompt rows while decode rows keep --activations; the fastest prefill, next-token KL below llama.cpp's), integer (prompt rows in --activations' precision: int16 reproduces transformers' greedy continuations on the parity prompts, at about half the prefill speed) or float (f32 panels).",
+                               valueName: "int8|integer|float"))
+    var promptProducts: PromptProducts = .int8
 
     @Option(help: ArgumentHelp("Repack weights at load into the layout the kernel set reads fastest (auto), or use them as stored (off; also IQUEST_REPACK=off).",
                                valueName: "auto|off"))

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 /// `iquest logits`: every position's logits as float32, held to transformers' on the SmolLM2
-/// parity prompts; and `--prompt-products int8` (int8 prompt rows, int16 decode rows) measured
-/// against the exact path. Needs the SmolLM2 asset (tools/fetch-assets.sh).
+/// parity prompts; and the default int8 prompt rows (int16 decode rows) and `--prompt-products
+/// integer` measured against the exact path. Needs the SmolLM2 asset (tools/fetch-assets.sh).
 @Suite struct LogitsCLITests {
     struct Prompt: Decodable {
         let name: String
@@ -61,20 +61,24 @@ import Testing
         #expect(worst <= 1e-3, "top-16 logits vs transformers: max |Δ| \(worst)")
     }
 
-    /// `--prompt-products int8` gives the prompt rows exactly what `--activations int8` gives them
-    /// (one scheme, llama.cpp's), not the default int16 rows, and stays within the int8 bounds of
-    /// SmolLM2ActivationPrecisionTests against the exact path; the default stays within int16's.
-    @Test func int8PromptRowsAreTheInt8Scheme() throws {
+    /// By default prompt rows get exactly what `--activations int8` gives them (int8 blocks, one
+    /// scheme, llama.cpp's) while decode rows keep int16; `--prompt-products integer` gives them
+    /// int16 instead. Each stays within its bounds of SmolLM2ActivationPrecisionTests against the
+    /// exact path.
+    @Test func defaultPromptRowsAreTheInt8Scheme() throws {
         let model = try CLIFixtures.cached("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
         let parity = try Self.parity(), dir = try CLITempDirectory()
         let exact = try Self.dump(model, parity, ["--activations", "exact"], in: dir)
         let standard = try Self.dump(model, parity, [], in: dir)
-        let mixed = try Self.dump(model, parity, ["--prompt-products", "int8"], in: dir)
+        let named = try Self.dump(model, parity, ["--prompt-products", "int8"], in: dir)
+        let int16 = try Self.dump(model, parity, ["--prompt-products", "integer"], in: dir)
         let int8 = try Self.dump(model, parity, ["--activations", "int8"], in: dir)
-        #expect(mixed == int8, "int8 prompt rows differ from --activations int8's")
-        #expect(mixed != standard, "--prompt-products int8 changed nothing")
+        #expect(standard == int8, "default prompt rows differ from --activations int8's")
+        #expect(named == standard, "--prompt-products int8 is not the default")
+        #expect(int16 != standard, "--prompt-products integer changed nothing")
         let v = parity.vocab_size
-        for (name, rows, bound) in [("default", standard, (max: 1e-2, mean: 1e-3)), ("int8 prompt", mixed, (max: 5e-2, mean: 1e-2))] {
+        for (name, rows, bound) in [("--prompt-products integer (int16)", int16, (max: 1e-2, mean: 1e-3)),
+                                    ("default (int8 prompt rows)", standard, (max: 5e-2, mean: 1e-2))] {
             var worst = 0.0, sum = 0.0, n = 0
             for (reference, got) in zip(exact, rows) {
                 for p in 0..<(reference.count / v) {
