@@ -28,6 +28,7 @@ struct EvalHumanEval: AsyncParsableCommand {
     @Option(help: activationsHelp)
     var activations: ActivationPrecision = .standard
     @OptionGroup var kvCache: KVCacheOptions
+    @OptionGroup var kernelOptions: KernelOptions
     @OptionGroup var sandbox: SandboxOptions
 
     @Option(help: "Only the first N problems.")
