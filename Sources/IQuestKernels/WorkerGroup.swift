@@ -11,16 +11,16 @@ import Synchronization
 /// indices of a call (`size`, or more when the caller cuts its work finer) are handed out by an
 /// atomic counter to whoever asks first, the caller included: a worker that is not running at
 /// that moment (descheduled on a busy machine, or still waking up) leaves its share to the
-/// caller instead of making it wait, so an
-/// oversubscribed machine degrades towards one thread's speed rather than to a standstill.
+/// caller instead of making it wait, so an oversubscribed machine degrades towards one thread's
+/// speed rather than to a standstill. With more indices than threads, a thread that finishes
+/// early (the other one was descheduled, woke late or runs on a slower core) takes the remaining
+/// ones instead of waiting.
 /// Publication: the caller stores the task, resets the counters and bumps `generation`
 /// (release); a participant claims an index with an acquiring read-modify-write, so it sees that
-/// task, runs it and counts it finished (release); the caller returns once all the call's indices are
-/// finished (acquire), so no participant touches the task after that. With more indices than
-/// threads, a thread that finishes early (the other one was descheduled, woke late or runs on a
-/// slower core) takes the remaining ones instead of waiting. Idle workers spin ~50 µs,
-/// then sleep on a condition variable; the caller broadcasts under the mutex after bumping, so no
-/// wake-up is lost.
+/// task, runs it and counts it finished (release); the caller returns once all the call's
+/// indices are finished (acquire), so no participant touches the task after that. Idle workers
+/// spin ~50 µs, then sleep on a condition variable; the caller broadcasts under the mutex after
+/// bumping, so no wake-up is lost.
 final class WorkerGroup: @unchecked Sendable {
     let size: Int
     private let generation = Atomic<Int>(0)
