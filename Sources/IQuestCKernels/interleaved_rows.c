@@ -20,9 +20,10 @@
 // Several tokens share each group's unpacking; a token's steps are the
 // single-token ones in the same order, so its result is bitwise the same alone or batched.
 //
-// Every other product on this layout (other kernel sets, int8 or f32 activations, the f32
-// panels) restores a group's 16 rows to the row-major layout in a per-thread buffer and runs
-// the row-major kernel on them, so its results are the row-major matrix's. The integer prompt
+// int8 activations have their own kernels (interleaved_int8_avx2.c, AVX2, run under both x86
+// sets). Every other product on this layout (the scalar set, f32 activations, the f32 panels)
+// restores a group's 16 rows to the row-major layout in a per-thread buffer and runs the
+// row-major kernel on them, so its results are the row-major matrix's. The integer prompt
 // GEMM (gemm_int8.c) restores each group as it packs its panel.
 #include "iquest_ckernels.h"
 #include "interleaved_internal.h"
@@ -181,8 +182,41 @@ static void restored_group_dots(int kind, const uint8_t *group, size_t row_bytes
         }
 }
 
+// Per-thread Σq per 16 quants of each token (tokens × k/16 int16), for the int8 kernels.
+static _Thread_local int16_t *sums16;
+static _Thread_local size_t sums16_capacity;
+
+// The int8 decode product on the layout's own kernels: AVX2 ones under both x86 sets (an
+// AVX-512 CPU has AVX2). 0 when the set has none or no memory could be had.
+static int fast_q8(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q, const float *d,
+                   const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {
+#if defined(__x86_64__) && defined(__AVX2__)
+    const int set = iq_kernel_set();
+    if (set != IQ_SET_AVX512 && set != IQ_SET_AVX2) return 0;
+    const size_t need = (size_t)(tokens * (k / 16));
+    if (need > sums16_capacity) {
+        int16_t *grown = malloc(need * sizeof(int16_t));
+        if (!grown) return 0;
+        free(sums16);
+        sums16 = grown;
+        sums16_capacity = need;
+    }
+    for (int64_t i = 0; i < tokens * (k / 16); i++) {
+        int sum = 0;   // |Σ| ≤ 16 · 127: fits int16
+        for (int e = 0; e < 16; e++) sum += q[16 * i + e];
+        sums16[i] = (int16_t)sum;
+    }
+    iq_x16_groups_q8_avx2(kind, w, row_bytes, rows, q, d, s, sums16, k, tokens, y, ldy);
+    return 1;
+#else
+    (void)kind, (void)w, (void)row_bytes, (void)rows, (void)q, (void)d, (void)s, (void)k, (void)tokens, (void)y, (void)ldy;
+    return 0;
+#endif
+}
+
 void iq_x16_dot_rows_q8_batch(int kind, const void *w, size_t row_bytes, int64_t rows, const int8_t *q, const float *d,
                               const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {
+    if (fast_q8(kind, w, row_bytes, rows, q, d, s, k, tokens, y, ldy)) return;
     for (int64_t g = 0; g < rows / GROUP; g++)
         restored_group_dots(kind, (const uint8_t *)w + (size_t)g * GROUP * row_bytes, row_bytes, q, NULL, d, s, k, tokens,
                             y + GROUP * g, ldy);

@@ -1,8 +1,9 @@
 import IQuestCKernels
 
 /// Whether loading may repack weight matrices into the layout the active kernel set's decode
-/// kernels read fastest (today: q8_0, q4_0, q4_1, q4_K and q6_K rows interleaved 16 at a time for AVX-512 VNNI and AVX2, with int16 activations, which costs
-/// a copy of those matrices at load, in anonymous memory, and releases the file's pages).
+/// kernels read fastest (today: q8_0, q4_0, q4_1, q4_K and q6_K rows interleaved 16 at a time for AVX-512 VNNI and AVX2,
+/// with int16 or int8 activations, which costs a copy of those matrices at load, in anonymous
+/// memory, and releases the file's pages).
 /// Process-wide, set from `--repack` / IQUEST_REPACK before models load.
 public enum WeightRepacking: String, Sendable, CaseIterable {
     case auto, off

@@ -40,12 +40,13 @@ extension LlamaWeights {
     /// whole matrix every token: for SmolLM2 a fifth of the weights). With `releaseSources` (a
     /// file mapping) the sources' pages are given back, so resident memory stays about the
     /// model's size plus that copy.
-    /// Only for int16 activations: the layout's kernels take int16 quants, and int8 or exact decode
-    /// products on it would restore every group to row-major rows first (slower than no repack).
+    /// Only for integer activations (int16 or int8): the layout has kernels for both, while exact
+    /// (f32) decode products on it would restore every group to row-major rows first (slower than
+    /// no repack).
     mutating func repackForKernels(pool: ComputePool, releaseSources: Bool,
                                    activations: ActivationPrecision) throws(ModelError) -> RepackReport {
         var report = RepackReport()
-        guard activations == .int16 else { return report }
+        guard activations != .exact else { return report }
         var wanted: [WeightMatrix] = layers.flatMap { [$0.wq, $0.wk, $0.wv, $0.wo, $0.wGate, $0.wUp, $0.wDown] }
         wanted.append(output)
         wanted = wanted.filter(\.prefersInterleaving16)

@@ -7,10 +7,11 @@ import Testing
 /// SmolLM2 as fetched (q4_1) and requantized to q8_0, q4_0, q4_K and q6_K (`iquest quantize`;
 /// k-quants only where rows are whole super-blocks, the FFN down projections, the rest q8_0 as llama.cpp does), loaded as the engine
 /// loads by default: under AVX-512 VNNI and AVX2 its matrices of these kinds are interleaved 16 rows at a time
-/// and decoded by their own kernels (int16 activations). Against the same file through the exact
-/// path (f32 activations, whose results are those of the row-major matrices): the next-token KL
-/// at every position of the parity prompts, token by token, and the 32-token greedy
-/// continuations. The exact path itself is held to transformers by the parity suites.
+/// and decoded by their own kernels (int16 or int8 activations). Against the same file through the
+/// exact path (f32 activations, whose results are those of the row-major matrices): the next-token
+/// KL at every position of the parity prompts, token by token, and the 32-token greedy
+/// continuations (int16: equal; int8, llama.cpp's scheme: reported, since its error may flip a
+/// near tie). The exact path itself is held to transformers by the parity suites.
 @Suite("SmolLM2 with repacked q8_0 / q4_0 / q4_1 / q4_K / q6_K weights", .serialized)
 struct SmolLM2RepackedTests {
     struct Parity: Decodable {
@@ -54,12 +55,12 @@ struct SmolLM2RepackedTests {
         return out
     }
 
-    @Test(arguments: [WeightKind.q8_0, .q4_0, .q4_1, .q4_K, .q6_K])
-    func repackedDecodeStaysClose(kind: WeightKind) throws {
+    @Test(arguments: [WeightKind.q8_0, .q4_0, .q4_1, .q4_K, .q6_K], [ActivationPrecision.int16, .int8])
+    func repackedDecodeStaysClose(kind: WeightKind, precision: ActivationPrecision) throws {
         let path = try Self.requantized(kind)
         let parity = try JSONDecoder().decode(Parity.self, from: Data(contentsOf: URL(fileURLWithPath: EngineFixtures.path("smollm2/parity.json"))))
         let exact = try LoadedModel.load(path: path, threads: 2, activations: .exact).model
-        let fast = try LoadedModel.load(path: path, threads: 2, activations: .int16).model
+        let fast = try LoadedModel.load(path: path, threads: 2, activations: precision).model
         let report = try #require(fast.repackReport)
         if KernelSet.current == .avx512 || KernelSet.current == .avx2 {
             #expect(report.matrices > 0 && report.kinds.contains("\(kind)"), "\(report.summary)")
@@ -79,15 +80,21 @@ struct SmolLM2RepackedTests {
             }
         }
         let mean = sum / Double(positions)
-        // The int16 decode path's bounds (SmolLM2ActivationPrecisionTests).
-        #expect(worst <= 1e-2 && mean <= 1e-3, "\(kind): KL max \(worst), mean \(mean)")
+        // int16: the decode path's bounds (SmolLM2ActivationPrecisionTests). int8 (every product,
+        // the logits' included, through int8 blocks): llama.cpp's level, whose own KL on these
+        // files is 3.0e-2…1.2e-1 max and 3.7e-3…9.3e-3 mean (tools/kl_vs_llamacpp.py,
+        // docs/PERFORMANCE.md); measured here 3.8e-2…1.1e-1 and 3.7e-3…5.9e-3. A wrong scale or
+        // offset in a kernel gives KL of order 1; the kernels' exact sums are checked against a
+        // double-precision reference in InterleavedWeightsTests.
+        let bound = precision == .int16 ? (max: 1e-2, mean: 1e-3) : (max: 0.15, mean: 1e-2)
+        #expect(worst <= bound.max && mean <= bound.mean, "\(kind) \(precision): KL max \(worst), mean \(mean)")
         var same: [String] = []
         for prompt in parity.prompts {
             let want = try Self.greedy(exact, prompt), got = try Self.greedy(fast, prompt)
-            #expect(got == want, "\(kind) \(prompt.name): greedy \(got) vs exact \(want)")
+            if precision == .int16 { #expect(got == want, "\(kind) \(prompt.name): greedy \(got) vs exact \(want)") }
             same.append("\(prompt.name) \(zip(got, want).prefix { $0 == $1 }.count)/\(want.count)")
         }
-        print("SmolLM2 \(kind) repacked int16 decode (\(report.summary)) vs exact on the same file: KL max \(worst), "
+        print("SmolLM2 \(kind) repacked \(precision) decode (\(report.summary)) vs exact on the same file: KL max \(worst), "
               + "mean \(mean) over \(positions) positions; greedy equal: \(same.joined(separator: ", "))")
     }
 }

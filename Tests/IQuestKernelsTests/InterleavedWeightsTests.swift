@@ -5,8 +5,8 @@ import Testing
 // q8_0, q4_0, q4_1, q4_K and q6_K matrices repacked 16 rows at a time (WeightLayout.interleaved16): the layout against its
 // definition written out here, and every product on it, in every kernel set the CPU has,
 // against double-precision references (the AVX-512 and AVX2 int16 decode kernels, which are the
-// layout's reason to exist) or bitwise against the same product on the row-major matrix (every other
-// path restores the rows and runs the row-major kernel).
+// layout's reason to exist, int16 and int8) or bitwise against the same product on the row-major
+// matrix (every other path restores the rows and runs the row-major kernel).
 
 /// A matrix as stored and its interleaved copy, kept alive together.
 final class InterleavedPair {
@@ -54,8 +54,10 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
 @Suite struct InterleavedWeightsTests {
     static let kinds: [WeightKind] = [.q8_0, .q4_0, .q4_1, .q4_K, .q6_K]
 
+    /// Odd block counts, one group and several; K past 2048 (the int8 kernels' chunk of a row) with
+    /// a remainder.
     static func shapes(_ kind: WeightKind) -> [(Int, Int)] {
-        kind.blockSize == 256 ? [(32, 512), (16, 256), (48, 768)] : [(32, 160), (48, 576), (16, 32), (64, 256)]
+        kind.blockSize == 256 ? [(32, 512), (16, 256), (48, 768), (16, 4864)] : [(32, 160), (48, 576), (16, 32), (64, 256), (16, 4160)]
     }
 
     /// Group g, block b (32 elements for q8_0/q4_0/q4_1, 256 for q4_K/q6_K): piece after piece of
@@ -89,13 +91,14 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
         }
     }
 
-    /// Decode products for 1…5 tokens, int16 / int8 / f32 activations, in every set.
+    /// Decode products for 1…9 tokens (the int8 kernels take 4 per pass: two full passes and a
+    /// remainder), int16 / int8 / f32 activations, in every set.
     @Test(arguments: kinds, [ActivationPrecision.int16, .int8, .exact])
     func decodeProductsInEverySet(kind: WeightKind, precision: ActivationPrecision) {
         var rng = TestRNG(seed: 0x16B &+ UInt64(precision.hashValue & 0xFF))
         for (n, k) in Self.shapes(kind) {
             let pair = InterleavedPair(kind, bytes: randomWeightBytes(kind, rows: n, columns: k, rng: &rng), rows: n, columns: k)
-            let m = 5
+            let m = 9
             let x = rng.floats(m * k, -2, 2)
             let scratch: ActivationPrecision? = precision == .exact ? nil : precision
             for set in KernelSet.allCases {
@@ -104,22 +107,11 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
                     continue
                 }
                 let rowMajor = KernelSet.withThreadOverride(set) { pair.withRowMajor { product($0, x, m: m, scratch, path: .decode) } }!
-                if (set == .avx512 || set == .avx2) && precision == .int16 {
+                if (set == .avx512 || set == .avx2) && precision != .exact {
                     // The layout's own kernel: exact integer sums, its own float rounding order.
-                    let a = referenceQuantize(x, .int16)
-                    var bad: [String] = []
-                    for r in 0..<n {
-                        let rowBytes = kind.rowBytes(columns: k)
-                        let row = Array(pair.bytes[(r * rowBytes)..<((r + 1) * rowBytes)])
-                        let w = referenceDecode(kind, row, count: k), offsets = referenceOffsets(kind, row, count: k)
-                        for t in 0..<m {
-                            let (want, magnitude) = referenceIntegerDot(w, offsets: offsets, a, token: t, k: k)
-                            let err = abs(Double(batch[t * n + r]) - want)
-                            if !(err <= 2e-6 * magnitude + 1e-30), bad.count < 4 { bad.append("y[\(t)][\(r)] = \(batch[t * n + r]), expected \(want)") }
-                        }
-                    }
-                    #expect(bad.isEmpty, "\(kind) x16 decode N=\(n) K=\(k): \(bad.joined(separator: "; "))")
-                    print("interleaved \(kind) int16 decode, set \(set), N=\(n) K=\(k): own kernel, checked against the reference")
+                    let bad = Self.referenceMismatches(pair, x, m: m, precision, batch)
+                    #expect(bad.isEmpty, "\(kind) x16 \(precision) decode N=\(n) K=\(k): \(bad.joined(separator: "; "))")
+                    print("interleaved \(kind) \(precision) decode, set \(set), N=\(n) K=\(k): own kernel, checked against the reference")
                 } else {
                     #expect(batch == rowMajor, "\(kind) \(precision) set \(set) N=\(n) K=\(k): differs from the row-major matrix")
                 }
@@ -130,6 +122,74 @@ func product(_ w: WeightMatrix, _ x: [Float], m: Int, _ precision: ActivationPre
                     }
                     #expect(alone == Array(batch[(t * n)..<((t + 1) * n)]), "\(kind) \(precision) set \(set): token \(t) alone differs from the batch")
                 }
+            }
+        }
+    }
+
+    /// Up to four entries of y [m, n] that differ from the double-precision integer product
+    /// (activations quantized as `precision` says) by more than float rounding allows.
+    static func referenceMismatches(_ pair: InterleavedPair, _ x: [Float], m: Int, _ precision: ActivationPrecision,
+                                    _ y: [Float]) -> [String] {
+        let kind = pair.kind, n = pair.rows, k = pair.columns, rowBytes = kind.rowBytes(columns: k)
+        let a = referenceQuantize(x, precision)
+        var bad: [String] = []
+        for r in 0..<n {
+            let row = Array(pair.bytes[(r * rowBytes)..<((r + 1) * rowBytes)])
+            let w = referenceDecode(kind, row, count: k), offsets = referenceOffsets(kind, row, count: k)
+            for t in 0..<m {
+                let (want, magnitude) = referenceIntegerDot(w, offsets: offsets, a, token: t, k: k)
+                let err = abs(Double(y[t * n + r]) - want)
+                if !(err <= 2e-6 * magnitude + 1e-30), bad.count < 4 { bad.append("y[\(t)][\(r)] = \(y[t * n + r]), expected \(want)") }
+            }
+        }
+        return bad
+    }
+
+    /// The int8 kernels add vpmaddubsw's 16-bit pair sums before widening them: weights at their
+    /// largest codes (every nibble 15, q6_K code 63, q8_0 −128 and 127) against activations at
+    /// ±127 of the same sign reach the largest sums the bounds allow (8 × 3810 for 4-bit codes,
+    /// 2 × 16002 for q6_K, 32512 for q8_0), which must come out exact, alone and for 6 tokens.
+    @Test(arguments: kinds)
+    func int8KernelsAtTheExtremeCodes(kind: WeightKind) {
+        var rng = TestRNG(seed: 0x16F)
+        let n = 32, k = kind.blockSize == 256 ? 512 : 128, rowBytes = kind.rowBytes(columns: k)
+        var bytes = randomWeightBytes(kind, rows: n, columns: k, rng: &rng)
+        // The quant bytes of each block (scales left as generated).
+        let quants: Range<Int> = [WeightKind.q4_0: 2..<18, .q4_1: 4..<20, .q8_0: 2..<34, .q4_K: 16..<144, .q6_K: 0..<192][kind]!
+        for r in 0..<n {
+            for b in 0..<(k / kind.blockSize) {
+                for i in quants {
+                    let at = r * rowBytes + b * kind.bytesPerBlock + i
+                    bytes[at] = kind == .q8_0 ? UInt8(bitPattern: (r + b) % 2 == 0 ? -128 : 127) : 0xFF
+                }
+            }
+        }
+        let pair = InterleavedPair(kind, bytes: bytes, rows: n, columns: k)
+        let m = 6
+        // Tokens: all +Q, all −Q, alternating, a ramp, one dominant value per block, all zero.
+        var x: [Float] = []
+        for t in 0..<m {
+            for i in 0..<k {
+                switch t {
+                case 0: x.append(1.5)
+                case 1: x.append(-0.25)
+                case 2: x.append(i % 2 == 0 ? 1 : -1)
+                case 3: x.append(Float(i % 32 - 16) / 16)
+                case 4: x.append(i % 32 == 5 ? 1e3 : 1)
+                default: x.append(0)
+                }
+            }
+        }
+        for set in [KernelSet.avx512, .avx2] {
+            guard let batch = KernelSet.withThreadOverride(set, { product(pair.interleaved, x, m: m, .int8, path: .decode) }) else {
+                print("interleaved \(kind) int8 extremes, set \(set): skipped (CPU lacks it)")
+                continue
+            }
+            let bad = Self.referenceMismatches(pair, x, m: m, .int8, batch)
+            #expect(bad.isEmpty, "\(kind) int8 extremes set \(set): \(bad.joined(separator: "; "))")
+            for t in 0..<m {
+                let alone = KernelSet.withThreadOverride(set) { product(pair.interleaved, Array(x[(t * k)..<((t + 1) * k)]), m: 1, .int8, path: .decode) }
+                #expect(alone == Array(batch[(t * n)..<((t + 1) * n)]), "\(kind) int8 extremes set \(set): token \(t) alone differs")
             }
         }
     }
