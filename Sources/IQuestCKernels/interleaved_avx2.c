@@ -351,7 +351,6 @@ void iq_x16_groups_avx2(int kind, const uint8_t *w, size_t row_bytes, int64_t ro
             const int nt = tokens - t < MAX_GROUP_TOKENS ? (int)(tokens - t) : MAX_GROUP_TOKENS;
             const int16_t *pt = p + t * k;
             const float *dt = d + t * blocks, *st = s + t * blocks;
-            const int32_t *ht = h16 + t * (k / 16);
             float *yt = y + (size_t)t * ldy + GROUP * g;
             switch (kind) {
             case IQ_Q4_0: GROUP_CALL(group_q4(0, group, pt, dt, st, k, n, yt, ldy)); break;

@@ -40,8 +40,6 @@ INLINE __m256i bcast4(const int8_t *a) {
     memcpy(&v, a, 4);
     return _mm256_set1_epi32(v);
 }
-// Unsigned codes (bytes) · the 4 quants at `a`, as int16 pair sums.
-INLINE __m256i mul_u8(__m256i codes, const int8_t *a) { return _mm256_maddubs_epi16(codes, bcast4(a)); }
 // 8 f16 values (16 bytes) widened.
 INLINE __m256 half8(const uint8_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 INLINE __m256i widen(__m256i pairs) { return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)); }

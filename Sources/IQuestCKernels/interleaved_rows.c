@@ -97,21 +97,28 @@ void iq_x16_deinterleave(int kind, const void *group, size_t row_bytes, int64_t 
 
 // ---- Row-major fallback: one group's rows restored into a per-thread buffer ----
 
-static _Thread_local uint8_t *restored;
+static _Thread_local void *restored;
 static _Thread_local size_t restored_capacity;
+
+// A per-thread scratch `*buffer` of at least `bytes`, grown (never shrunk) on demand: the buffer,
+// or NULL when no memory could be had (the old one is then kept).
+static void *grow_scratch(void **buffer, size_t *capacity, size_t bytes) {
+    if (bytes > *capacity) {
+        void *grown = malloc(bytes);
+        if (!grown) return NULL;
+        free(*buffer);
+        *buffer = grown;
+        *capacity = bytes;
+    }
+    return *buffer;
+}
 
 // The group's 16 rows in row-major form (row_bytes apart), or NULL when no memory could be had.
 static const uint8_t *restore_group(int kind, const uint8_t *group, size_t row_bytes, int64_t k) {
-    const size_t need = GROUP * row_bytes;
-    if (need > restored_capacity) {
-        uint8_t *grown = malloc(need);
-        if (!grown) return NULL;
-        free(restored);
-        restored = grown;
-        restored_capacity = need;
-    }
-    iq_x16_deinterleave(kind, group, row_bytes, k, restored);
-    return restored;
+    uint8_t *rows = grow_scratch(&restored, &restored_capacity, GROUP * row_bytes);
+    if (!rows) return NULL;
+    iq_x16_deinterleave(kind, group, row_bytes, k, rows);
+    return rows;
 }
 
 // Block b of row r restored into `out` (one block, no allocation): the fallback of the
@@ -183,7 +190,7 @@ static void restored_group_dots(int kind, const uint8_t *group, size_t row_bytes
 }
 
 // Per-thread Σq per 16 quants of each token (tokens × k/16 int16), for the int8 kernels.
-static _Thread_local int16_t *sums16;
+static _Thread_local void *sums16;
 static _Thread_local size_t sums16_capacity;
 
 // The int8 decode product on the layout's own kernels: AVX2 ones under both x86 sets (an
@@ -193,20 +200,15 @@ static int fast_q8(int kind, const void *w, size_t row_bytes, int64_t rows, cons
 #if defined(__x86_64__) && defined(__AVX2__)
     const int set = iq_kernel_set();
     if (set != IQ_SET_AVX512 && set != IQ_SET_AVX2) return 0;
-    const size_t need = (size_t)(tokens * (k / 16));
-    if (need > sums16_capacity) {
-        int16_t *grown = malloc(need * sizeof(int16_t));
-        if (!grown) return 0;
-        free(sums16);
-        sums16 = grown;
-        sums16_capacity = need;
-    }
-    for (int64_t i = 0; i < tokens * (k / 16); i++) {
+    int16_t *h16 = grow_scratch(&sums16, &sums16_capacity, (size_t)(tokens * (k / 16)) * sizeof(int16_t));
+    if (!h16) return 0;
+    // Only q4_0 (its −8 offset) and q6_K (its −32) read the sums.
+    for (int64_t i = 0; (kind == IQ_Q4_0 || kind == IQ_Q6_K) && i < tokens * (k / 16); i++) {
         int sum = 0;   // |Σ| ≤ 16 · 127: fits int16
         for (int e = 0; e < 16; e++) sum += q[16 * i + e];
-        sums16[i] = (int16_t)sum;
+        h16[i] = (int16_t)sum;
     }
-    iq_x16_groups_q8_avx2(kind, w, row_bytes, rows, q, d, s, sums16, k, tokens, y, ldy);
+    iq_x16_groups_q8_avx2(kind, w, row_bytes, rows, q, d, s, h16, k, tokens, y, ldy);
     return 1;
 #else
     (void)kind, (void)w, (void)row_bytes, (void)rows, (void)q, (void)d, (void)s, (void)k, (void)tokens, (void)y, (void)ldy;
@@ -506,32 +508,26 @@ static AVX512_TARGET void groups512(int kind, const uint8_t *w, size_t row_bytes
 
 // Per-thread copy of the permuted quants (tokens × k), then for q6_K each token's sums of its
 // quants per 16 (tokens × k/16 int32).
-static _Thread_local int16_t *permuted;
+static _Thread_local void *permuted;
 static _Thread_local size_t permuted_capacity;
 
 static int fast_q16(int kind, const void *w, size_t row_bytes, int64_t rows, const int16_t *q, const float *d,
                     const float *s, int64_t k, int64_t tokens, float *y, size_t ldy) {
     const int set = iq_kernel_set();
     if (set != IQ_SET_AVX512 && set != IQ_SET_AVX2) return 0;
-    const size_t need = (size_t)(tokens * k) + (size_t)(tokens * k) / 8;
-    if (need > permuted_capacity) {
-        int16_t *grown = malloc(need * sizeof(int16_t));
-        if (!grown) return 0;
-        free(permuted);
-        permuted = grown;
-        permuted_capacity = need;
-    }
-    int32_t *h16 = (int32_t *)(permuted + tokens * k);
+    int16_t *quants = grow_scratch(&permuted, &permuted_capacity, ((size_t)(tokens * k) + (size_t)(tokens * k) / 8) * sizeof(int16_t));
+    if (!quants) return 0;
+    int32_t *h16 = (int32_t *)(quants + tokens * k);
     for (int64_t t = 0; t < tokens; t++) {
-        permute_quants(kind, q + t * k, k, permuted + t * k);
+        permute_quants(kind, q + t * k, k, quants + t * k);
         for (int64_t i = 0; kind == IQ_Q6_K && i < k / 16; i++) {
             int32_t sum = 0;
             for (int e = 0; e < 16; e++) sum += q[t * k + 16 * i + e];
             h16[t * (k / 16) + i] = sum;
         }
     }
-    if (set == IQ_SET_AVX512) groups512(kind, w, row_bytes, rows, permuted, d, s, h16, k, tokens, y, ldy);
-    else iq_x16_groups_avx2(kind, w, row_bytes, rows, permuted, d, s, h16, k, tokens, y, ldy);
+    if (set == IQ_SET_AVX512) groups512(kind, w, row_bytes, rows, quants, d, s, h16, k, tokens, y, ldy);
+    else iq_x16_groups_avx2(kind, w, row_bytes, rows, quants, d, s, h16, k, tokens, y, ldy);
     return 1;
 }
 #else
